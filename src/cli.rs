@@ -1,0 +1,45 @@
+//! The command line: `run`, `list`, `validate`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// See how short polling, long polling, WebSockets and Server-Sent Events behave, in a
+/// deterministic network simulator.
+#[derive(Debug, Parser)]
+#[command(name = "realtime-lab", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate scenario files and write CSV results (with no file: the built-in quickstart).
+    Run {
+        /// Scenario files (TOML). None: the quickstart scenario built into the binary.
+        scenarios: Vec<PathBuf>,
+        /// Folder the results go to, one sub-folder per scenario name.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+        /// Run only this strategy (repeat for several); overrides the scenario's list.
+        #[arg(long = "strategy", value_name = "ID")]
+        strategies: Vec<String>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print no progress messages.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the strategies, with a one-line summary each.
+    List,
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}

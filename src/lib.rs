@@ -1,0 +1,59 @@
+//! # realtime-lab
+//!
+//! See how the classic ways of getting data from a server to its clients in real time behave —
+//! short polling, long polling (and, as they land, WebSockets and Server-Sent Events) — inside
+//! a deterministic network simulator ([turmoil]), with real HTTP/1.1 bytes on the simulated
+//! wire, and compare them with numbers: server load, delivery latency, traffic.
+//!
+//! ```
+//! use realtime_lab::{run, Scenario, Source};
+//!
+//! let scenario = Scenario::from_toml(&Source {
+//!     label: "doc example".into(),
+//!     text: r#"
+//!         name = "tiny"
+//!         seed = 7
+//!         duration_s = 5
+//!         strategies = ["short-polling"]
+//!         [clients]
+//!         count = 10
+//!         [events]
+//!         rate_per_client_per_s = 1.0
+//!     "#,
+//! })?;
+//! let strategy = realtime_lab::strategy::find("short-polling").unwrap();
+//! let result = run(&scenario, strategy)?;
+//! assert_eq!(result.summary.events_lost, 0);
+//! assert_eq!(result.summary.events_delivered, result.summary.events_generated);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+//!
+//! # Layout
+//! | concept | module |
+//! |---|---|
+//! | scenario files, defaults, validation | [`scenario`] |
+//! | the simulation harness, publisher, metering | [`sim`] |
+//! | the `Strategy` trait and the registry | [`strategy`] |
+//! | payload and HTTP header profiles | [`protocol`] |
+//! | counters, latencies, summary rows | [`metrics`] |
+//! | CSV files and terminal tables | [`output`] |
+//! | running a scenario end to end | [`runner`] |
+//!
+//! # Adding a strategy
+//! See [`strategy`]: one file, one type implementing [`Strategy`], one entry in
+//! [`strategy::ALL`]. A strategy defined outside the crate runs through [`run`] as well.
+
+#![warn(missing_docs)]
+
+pub mod metrics;
+pub mod output;
+pub mod protocol;
+pub mod runner;
+pub mod scenario;
+pub mod sim;
+pub mod strategy;
+
+pub use metrics::{Recorder, SummaryRow};
+pub use scenario::{Scenario, ScenarioError, Source};
+pub use sim::{run, RunResult};
+pub use strategy::Strategy;

@@ -1,0 +1,436 @@
+//! The recorder: every count, byte and latency of one run, and the rows written from it.
+//!
+//! Strategies and the harness report what happens through a shared [`Recorder`] (the clock is
+//! turmoil's simulated time, read at each call). Per-second rows feed `timeseries.csv`;
+//! counters for the measured window `[warmup_s, duration_s)` feed `summary.csv`; latencies are
+//! kept exactly, one bucket per millisecond (the simulation ticks every 1 ms, so no histogram
+//! approximation is needed), for `latency.csv` and the percentiles.
+//!
+//! Delivery is checked as it happens: a client's events carry increasing ids, so a delivery
+//! whose id is not above the last one that client received is a duplicate (or out of order),
+//! and is counted in `duplicates`. `duplicates == 0 && events_lost == 0` therefore proves
+//! every event arrived exactly once, in order.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
+
+/// The recorder shared by every host of one simulation (all on one thread).
+pub type RecorderHandle = Rc<RefCell<Recorder>>;
+
+/// Which way bytes travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to server.
+    Up,
+    /// Server to client.
+    Down,
+}
+
+/// Simulated milliseconds since the start of the run (0 outside a simulation).
+pub fn now_ms() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One simulated second of one run: a row of `timeseries.csv` (without strategy and time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SecondRow {
+    /// Requests the server received (HTTP requests, or upgrade/stream requests).
+    pub requests: u64,
+    /// Responses the server sent.
+    pub responses: u64,
+    /// Responses that carried no event (a `204`).
+    pub empty_responses: u64,
+    /// Connections open at the server at the end of the second.
+    pub open_connections: u64,
+    /// Requests held open at the server (long polling) at the end of the second.
+    pub parked_requests: u64,
+    /// Events parsed by clients during the second.
+    pub events_delivered: u64,
+    /// Application bytes sent client → server.
+    pub app_bytes_up: u64,
+    /// Application bytes sent server → client.
+    pub app_bytes_down: u64,
+}
+
+/// Counts over the measured window.
+#[derive(Debug, Clone, Default)]
+struct Window {
+    requests: u64,
+    empty_responses: u64,
+    connections_opened: u64,
+    peak_open_connections: u64,
+    app_bytes_up: u64,
+    app_bytes_down: u64,
+    payload_bytes: u64,
+    events_created: u64,
+}
+
+/// Everything measured in one run.
+#[derive(Debug)]
+pub struct Recorder {
+    window: (u64, u64),
+    seconds: Vec<SecondRow>,
+    w: Window,
+    open_connections: u64,
+    parked: u64,
+    generated: u64,
+    delivered: u64,
+    duplicates: u64,
+    last_id: Vec<Option<u64>>,
+    latency: Vec<u64>,
+    publisher_done: bool,
+    client_failures: u64,
+    first_failure: Option<String>,
+}
+
+impl Recorder {
+    /// A recorder for `clients` clients, measuring `[warmup_ms, duration_ms)`.
+    pub fn new(clients: usize, warmup_ms: u64, duration_ms: u64) -> Recorder {
+        Recorder {
+            window: (warmup_ms, duration_ms),
+            seconds: Vec::new(),
+            w: Window::default(),
+            open_connections: 0,
+            parked: 0,
+            generated: 0,
+            delivered: 0,
+            duplicates: 0,
+            last_id: vec![None; clients],
+            latency: Vec::new(),
+            publisher_done: false,
+            client_failures: 0,
+            first_failure: None,
+        }
+    }
+
+    /// Wrap in the shared handle.
+    pub fn shared(self) -> RecorderHandle {
+        Rc::new(RefCell::new(self))
+    }
+
+    fn in_window(&self, t: u64) -> bool {
+        t >= self.window.0 && t < self.window.1
+    }
+
+    fn second(&mut self, t: u64) -> &mut SecondRow {
+        let s = (t / 1000) as usize;
+        if self.seconds.len() <= s {
+            self.seconds.resize(s + 1, SecondRow::default());
+        }
+        &mut self.seconds[s]
+    }
+
+    /// The server received a request.
+    pub fn request(&mut self) {
+        let t = now_ms();
+        self.second(t).requests += 1;
+        if self.in_window(t) {
+            self.w.requests += 1;
+        }
+    }
+
+    /// The server sent a response; `empty` if it carried no event.
+    pub fn response(&mut self, empty: bool) {
+        let t = now_ms();
+        let row = self.second(t);
+        row.responses += 1;
+        if empty {
+            row.empty_responses += 1;
+            if self.in_window(t) {
+                self.w.empty_responses += 1;
+            }
+        }
+    }
+
+    /// `n` application bytes were written in `dir` (counted once, by the sender).
+    pub fn bytes_sent(&mut self, dir: Direction, n: usize) {
+        let t = now_ms();
+        let n = n as u64;
+        let in_window = self.in_window(t);
+        let row = self.second(t);
+        match dir {
+            Direction::Up => row.app_bytes_up += n,
+            Direction::Down => row.app_bytes_down += n,
+        }
+        if in_window {
+            match dir {
+                Direction::Up => self.w.app_bytes_up += n,
+                Direction::Down => self.w.app_bytes_down += n,
+            }
+        }
+    }
+
+    /// A client opened a connection.
+    pub fn connection_opened(&mut self) {
+        if self.in_window(now_ms()) {
+            self.w.connections_opened += 1;
+        }
+    }
+
+    /// The server accepted a connection (`+1`) or one closed (`-1`).
+    pub fn open_connections(&mut self, delta: i64) {
+        self.open_connections = self.open_connections.saturating_add_signed(delta);
+        if self.in_window(now_ms()) {
+            self.w.peak_open_connections = self.w.peak_open_connections.max(self.open_connections);
+        }
+    }
+
+    /// A request was parked (`+1`) or released (`-1`) at the server.
+    pub fn parked(&mut self, delta: i64) {
+        self.parked = self.parked.saturating_add_signed(delta);
+    }
+
+    /// The publisher created an event for `recipients` clients at `created_ms`.
+    pub fn event_generated(&mut self, recipients: u64, created_ms: u64) {
+        self.generated += recipients;
+        if self.in_window(created_ms) {
+            self.w.events_created += recipients;
+        }
+    }
+
+    /// The publisher has created its last event.
+    pub fn publisher_finished(&mut self) {
+        self.publisher_done = true;
+    }
+
+    /// `n` payload bytes were put on the wire (once per event per recipient sent).
+    pub fn payload_sent(&mut self, n: usize) {
+        if self.in_window(now_ms()) {
+            self.w.payload_bytes += n as u64;
+        }
+    }
+
+    /// Client `client` parsed event `id` created at `created_ms`.
+    pub fn delivered(&mut self, client: usize, id: u64, created_ms: u64) {
+        let t = now_ms();
+        let last = &mut self.last_id[client];
+        if last.is_some_and(|last| id <= last) {
+            self.duplicates += 1;
+            return;
+        }
+        *last = Some(id);
+        self.delivered += 1;
+        self.second(t).events_delivered += 1;
+        if self.in_window(created_ms) {
+            let ms = t.saturating_sub(created_ms) as usize;
+            if self.latency.len() <= ms {
+                self.latency.resize(ms + 1, 0);
+            }
+            self.latency[ms] += 1;
+        }
+    }
+
+    /// Close simulated second `s`: snapshot the gauges into its row.
+    pub fn end_second(&mut self, s: u64) {
+        let (open, parked) = (self.open_connections, self.parked);
+        let in_window = self.in_window(s * 1000);
+        let row = self.second(s * 1000);
+        row.open_connections = open;
+        row.parked_requests = parked;
+        if in_window {
+            self.w.peak_open_connections = self.w.peak_open_connections.max(open);
+        }
+    }
+
+    /// A client task ended with an error.
+    pub fn client_failed(&mut self, error: String) {
+        self.client_failures += 1;
+        self.first_failure.get_or_insert(error);
+    }
+
+    /// How many client tasks ended with an error.
+    pub fn client_failures(&self) -> u64 {
+        self.client_failures
+    }
+
+    /// The first client error, if any.
+    pub fn first_client_failure(&self) -> Option<&str> {
+        self.first_failure.as_deref()
+    }
+
+    /// Whether every event generated so far has been delivered and no more will come.
+    pub fn all_delivered(&self) -> bool {
+        self.publisher_done && self.delivered == self.generated
+    }
+
+    /// Events generated so far (deliveries owed, counting each recipient).
+    pub fn generated(&self) -> u64 {
+        self.generated
+    }
+
+    /// The per-second rows, from second 0.
+    pub fn seconds(&self) -> &[SecondRow] {
+        &self.seconds
+    }
+
+    /// Latency counts: `latency_counts()[ms]` events took `ms` milliseconds.
+    pub fn latency_counts(&self) -> &[u64] {
+        &self.latency
+    }
+
+    /// The summary row for this run.
+    pub fn summary(&self, strategy: &str, clients: u64) -> SummaryRow {
+        let w = &self.w;
+        let window_s = (self.window.1 - self.window.0) as f64 / 1000.0;
+        let app = w.app_bytes_up + w.app_bytes_down;
+        let lat = LatencyStats::from_counts(&self.latency);
+        SummaryRow {
+            strategy: strategy.to_string(),
+            clients,
+            duration_s: window_s,
+            events_generated: self.generated,
+            events_delivered: self.delivered,
+            events_lost: self.generated - self.delivered.min(self.generated),
+            duplicates: self.duplicates,
+            requests: w.requests,
+            requests_per_s: round3(w.requests as f64 / window_s),
+            empty_responses: w.empty_responses,
+            connections_opened: w.connections_opened,
+            peak_open_connections: w.peak_open_connections,
+            latency_mean_ms: round3(lat.mean),
+            latency_p50_ms: lat.p50,
+            latency_p95_ms: lat.p95,
+            latency_p99_ms: lat.p99,
+            latency_max_ms: lat.max,
+            app_bytes_up: w.app_bytes_up,
+            app_bytes_down: w.app_bytes_down,
+            payload_bytes: w.payload_bytes,
+            overhead_bytes: app.saturating_sub(w.payload_bytes),
+            bytes_per_event: if w.events_created == 0 {
+                0.0
+            } else {
+                round3(app as f64 / w.events_created as f64)
+            },
+        }
+    }
+}
+
+/// Round to three decimals, so CSV numbers are readable and stable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Exact statistics from 1 ms latency buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LatencyStats {
+    /// Mean, ms.
+    pub mean: f64,
+    /// Median (nearest rank), ms.
+    pub p50: u64,
+    /// 95th percentile (nearest rank), ms.
+    pub p95: u64,
+    /// 99th percentile (nearest rank), ms.
+    pub p99: u64,
+    /// Largest, ms.
+    pub max: u64,
+}
+
+impl LatencyStats {
+    /// Statistics of `counts[ms]` samples at each millisecond.
+    pub fn from_counts(counts: &[u64]) -> LatencyStats {
+        let n: u64 = counts.iter().sum();
+        if n == 0 {
+            return LatencyStats::default();
+        }
+        let sum: u64 = counts.iter().enumerate().map(|(ms, c)| ms as u64 * c).sum();
+        let rank = |p: f64| -> u64 {
+            let want = ((p * n as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            for (ms, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= want {
+                    return ms as u64;
+                }
+            }
+            counts.len() as u64 - 1
+        };
+        LatencyStats {
+            mean: sum as f64 / n as f64,
+            p50: rank(0.50),
+            p95: rank(0.95),
+            p99: rank(0.99),
+            max: counts.iter().rposition(|&c| c > 0).unwrap_or(0) as u64,
+        }
+    }
+}
+
+/// One row of `summary.csv`. Column order is part of the file format: append, never reorder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryRow {
+    /// Strategy id.
+    pub strategy: String,
+    /// Client count.
+    pub clients: u64,
+    /// Length of the measured window, seconds.
+    pub duration_s: f64,
+    /// Deliveries owed over the whole run (events × recipients).
+    pub events_generated: u64,
+    /// Deliveries made, each once, in order.
+    pub events_delivered: u64,
+    /// Generated but never delivered.
+    pub events_lost: u64,
+    /// Deliveries of an event the client already had (or out of order).
+    pub duplicates: u64,
+    /// Requests the server received in the window.
+    pub requests: u64,
+    /// `requests` per second of window.
+    pub requests_per_s: f64,
+    /// Responses carrying no event, in the window.
+    pub empty_responses: u64,
+    /// Connections clients opened in the window.
+    pub connections_opened: u64,
+    /// Most connections open at the server at once, in the window.
+    pub peak_open_connections: u64,
+    /// Mean latency of events created in the window, ms.
+    pub latency_mean_ms: f64,
+    /// Median latency, ms.
+    pub latency_p50_ms: u64,
+    /// 95th percentile latency, ms.
+    pub latency_p95_ms: u64,
+    /// 99th percentile latency, ms.
+    pub latency_p99_ms: u64,
+    /// Largest latency, ms.
+    pub latency_max_ms: u64,
+    /// Application bytes client → server in the window.
+    pub app_bytes_up: u64,
+    /// Application bytes server → client in the window.
+    pub app_bytes_down: u64,
+    /// Payload bytes sent in the window.
+    pub payload_bytes: u64,
+    /// `app_bytes_up + app_bytes_down - payload_bytes`: headers and framing.
+    pub overhead_bytes: u64,
+    /// Window application bytes (both ways) per event created in the window.
+    pub bytes_per_event: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        // 100 samples: 1..=100 ms
+        let mut counts = vec![0; 101];
+        for c in counts.iter_mut().skip(1) {
+            *c = 1;
+        }
+        let s = LatencyStats::from_counts(&counts);
+        assert_eq!((s.p50, s.p95, s.p99, s.max), (50, 95, 99, 100));
+        assert_eq!(s.mean, 50.5);
+    }
+
+    #[test]
+    fn a_repeated_or_older_id_counts_as_a_duplicate() {
+        let mut r = Recorder::new(2, 0, 10_000);
+        r.event_generated(1, 0);
+        r.event_generated(1, 0);
+        r.delivered(0, 5, 0);
+        r.delivered(0, 5, 0);
+        r.delivered(0, 3, 0);
+        r.delivered(1, 3, 0);
+        let s = r.summary("x", 2);
+        assert_eq!((s.events_delivered, s.duplicates, s.events_lost), (2, 2, 0));
+    }
+}

@@ -1,0 +1,93 @@
+//! The CSV files of a run, written atomically (temp file + rename) so that an interrupted or
+//! failed run never leaves a half-written file where a good one was.
+//!
+//! - `summary.csv`: one row per strategy ([`crate::metrics::SummaryRow`]).
+//! - `timeseries.csv`: one row per strategy per simulated second.
+//! - `latency.csv`: `strategy,latency_ms,count`, 1 ms buckets (only non-empty ones).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::metrics::SecondRow;
+use crate::RunResult;
+
+/// Names of the files [`write_all`] writes.
+pub const FILES: [&str; 3] = ["summary.csv", "timeseries.csv", "latency.csv"];
+
+#[derive(Serialize)]
+struct TimeseriesRow<'a> {
+    strategy: &'a str,
+    t_s: u64,
+    #[serde(flatten)]
+    row: &'a SecondRow,
+}
+
+#[derive(Serialize)]
+struct LatencyRow<'a> {
+    strategy: &'a str,
+    latency_ms: u64,
+    count: u64,
+}
+
+/// Serialize `rows` as CSV with a header row.
+pub fn to_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// The three CSV files for `results`, as `(file name, bytes)`.
+pub fn render(results: &[RunResult]) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    let summary = to_csv(results.iter().map(|r| &r.summary))?;
+    let timeseries = to_csv(results.iter().flat_map(|r| {
+        r.seconds.iter().enumerate().map(|(t, row)| TimeseriesRow {
+            strategy: &r.strategy,
+            t_s: t as u64,
+            row,
+        })
+    }))?;
+    let latency = to_csv(results.iter().flat_map(|r| {
+        r.latency
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(ms, &count)| LatencyRow {
+                strategy: &r.strategy,
+                latency_ms: ms as u64,
+                count,
+            })
+    }))?;
+    Ok(vec![
+        (FILES[0], summary),
+        (FILES[1], timeseries),
+        (FILES[2], latency),
+    ])
+}
+
+/// Write `files` into `dir` (created if needed), each atomically.
+pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    files
+        .iter()
+        .map(|(name, bytes)| write_atomic(&dir.join(name), bytes))
+        .collect()
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(path.to_path_buf())
+}

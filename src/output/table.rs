@@ -1,0 +1,84 @@
+//! The summary table printed after a run.
+
+use crate::metrics::SummaryRow;
+
+/// Format a count for humans: 950, 1.2k, 3.4M.
+pub fn human(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1e9 {
+        format!("{:.1}G", x / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.1}M", x / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.0}k", x / 1e3)
+    } else if a >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else if a >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// A fixed-width table of the headline numbers, one line per strategy.
+pub fn render(rows: &[SummaryRow]) -> String {
+    let header = [
+        "strategy", "req/s", "empty", "conns", "lat mean", "p50", "p99", "max", "bytes/ev",
+        "delivered", "lost",
+    ];
+    let mut lines = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    for r in rows {
+        let empty = if r.requests == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.1}%", 100.0 * r.empty_responses as f64 / r.requests as f64)
+        };
+        lines.push(vec![
+            r.strategy.clone(),
+            human(r.requests_per_s),
+            empty,
+            human(r.peak_open_connections as f64),
+            format!("{:.1} ms", r.latency_mean_ms),
+            format!("{} ms", r.latency_p50_ms),
+            format!("{} ms", r.latency_p99_ms),
+            format!("{} ms", r.latency_max_ms),
+            human(r.bytes_per_event),
+            human(r.events_delivered as f64),
+            r.events_lost.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                if c == 0 {
+                    format!("{cell:<w$}", w = widths[c])
+                } else {
+                    format!("{cell:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn numbers_read_like_a_person_writes_them() {
+        assert_eq!(human(950.0), "950");
+        assert_eq!(human(1234.0), "1.2k");
+        assert_eq!(human(48_000.0), "48k");
+        assert_eq!(human(3_400_000.0), "3.4M");
+        assert_eq!(human(0.5), "0.5");
+    }
+}

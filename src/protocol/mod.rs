@@ -1,0 +1,7 @@
+//! Small, pure pieces of protocol worth reading: how an event travels as bytes.
+//!
+//! - [`payload`]: the event payload, exactly `payload_bytes` long, carrying id and creation time.
+//! - [`http_heads`]: the HTTP header profiles (minimal, browser, padded to an exact size).
+
+pub mod http_heads;
+pub mod payload;

@@ -1,0 +1,315 @@
+//! Scenario files: what to simulate, read from TOML, with defaults and validation.
+//!
+//! A scenario names the clients, the event feed, the network and the HTTP header profile that
+//! every strategy runs under. Each strategy's own settings live in a table named after its id
+//! (`[short-polling]`, `[long-polling]`, …) and are parsed by the strategy itself (see
+//! [`crate::strategy::Settings`]), so a new strategy brings its settings in its own file.
+//!
+//! Loading is two steps: [`Scenario::from_toml`] parses and checks everything (types, unknown
+//! keys, ranges, contradictions) and returns one [`ScenarioError`] naming the file, the field
+//! (with its line where it can be found) and what is allowed. Nothing runs before that passes.
+
+mod de;
+mod locate;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+pub use de::{HeaderProfile, Latency};
+
+/// The quickstart scenario, embedded so that `realtime-lab run` works on a fresh clone.
+pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+
+/// Largest client count a scenario may ask for (memory stays under a few GB up to here).
+pub const MAX_CLIENTS: u64 = 200_000;
+/// Longest simulated run, in seconds.
+pub const MAX_DURATION_S: f64 = 3_600.0;
+/// Most event deliveries (events × recipients) one run may generate.
+pub const MAX_DELIVERIES: f64 = 50_000_000.0;
+/// Smallest payload: it must hold the event id and creation time (see [`crate::protocol::payload`]).
+pub const MIN_PAYLOAD_BYTES: u64 = crate::protocol::payload::MIN_LEN as u64;
+/// Largest payload.
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 20;
+
+/// A validated scenario: every field has its final value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Output folder name: lowercase letters, digits and `-`.
+    pub name: String,
+    /// What the scenario teaches (free text).
+    pub description: String,
+    /// Seed for every random choice in the run (turmoil's RNG, the publisher, the clients).
+    pub seed: u64,
+    /// Events are generated in `[0, duration_s)`.
+    pub duration_s: f64,
+    /// Seconds at the start excluded from summaries.
+    pub warmup_s: f64,
+    /// Strategy ids to run, in order.
+    pub strategies: Vec<String>,
+    /// Client population.
+    pub clients: Clients,
+    /// The event feed.
+    pub events: Events,
+    /// Network conditions.
+    pub network: Network,
+    /// HTTP header profile.
+    pub http: Http,
+    /// Knobs of the simulation itself.
+    pub simulation: Simulation,
+    /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
+    /// and checks its own.
+    pub strategy_tables: BTreeMap<String, toml::Table>,
+}
+
+/// `[clients]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clients {
+    /// How many clients connect.
+    #[serde(default = "default_count")]
+    pub count: u64,
+    /// Clients start spread evenly over this many seconds.
+    #[serde(default)]
+    pub connect_over_s: f64,
+}
+
+/// `[events]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// Each client gets its own Poisson stream of this rate (events per second).
+    pub rate_per_client_per_s: Option<f64>,
+    /// One global Poisson stream of this rate, sent according to `fanout`.
+    pub rate_per_s: Option<f64>,
+    /// With `rate_per_s`: each event to one random client or to all.
+    pub fanout: Option<Fanout>,
+    /// Bytes of every event's payload on the wire.
+    #[serde(default = "default_payload")]
+    pub payload_bytes: u64,
+}
+
+/// Who receives an event of the global stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fanout {
+    /// One client, chosen uniformly at random.
+    One,
+    /// Every client.
+    All,
+}
+
+/// `[network]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency between every client and the server.
+    #[serde(default)]
+    pub latency_ms: Latency,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Which request/response heads the HTTP strategies send.
+    #[serde(default)]
+    pub headers: HeaderProfile,
+}
+
+/// `[simulation]`: how the simulator is driven (rarely changed).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Client pool hosts the clients are spread over (default: one per 1,000 clients, 1 to 10).
+    pub pool_hosts: Option<u64>,
+    /// Extra simulated seconds after `duration_s` to deliver what is still in flight
+    /// (default: the strategy's longest period + 10 s).
+    pub grace_s: Option<f64>,
+}
+
+/// Where the scenario came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// A file path, or a label such as `<embedded quickstart>`.
+    pub label: String,
+    /// The TOML text.
+    pub text: &'a str,
+}
+
+/// A scenario that cannot be used, with the message a user sees.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    /// The file (or label) the scenario came from.
+    pub file: String,
+    /// What is wrong, naming the field, its line where known, and what is allowed.
+    pub message: String,
+}
+
+fn default_count() -> u64 {
+    100
+}
+fn default_payload() -> u64 {
+    100
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients {
+            count: default_count(),
+            connect_over_s: 0.0,
+        }
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            rate_per_client_per_s: None,
+            rate_per_s: None,
+            fanout: None,
+            payload_bytes: default_payload(),
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms: Latency::default(),
+        }
+    }
+}
+
+/// The top-level keys of a scenario file, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default = "default_duration")]
+    duration_s: f64,
+    #[serde(default)]
+    warmup_s: f64,
+    strategies: Option<Vec<String>>,
+    #[serde(default)]
+    clients: Clients,
+    #[serde(default)]
+    events: Events,
+    #[serde(default)]
+    network: Network,
+    #[serde(default)]
+    http: Http,
+    #[serde(default)]
+    simulation: Simulation,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration() -> f64 {
+    60.0
+}
+
+impl Scenario {
+    /// Parse and validate a scenario. `source.label` names it in errors.
+    pub fn from_toml(source: &Source<'_>) -> Result<Scenario, ScenarioError> {
+        let err = |message: String| ScenarioError {
+            file: source.label.clone(),
+            message,
+        };
+        let mut table: toml::Table = toml::from_str(source.text)
+            .map_err(|e| err(format!("not valid TOML: {}", e.to_string().trim_end())))?;
+        let mut strategy_tables = BTreeMap::new();
+        for strategy in crate::strategy::ALL {
+            if let Some(value) = table.remove(strategy.id()) {
+                match value {
+                    toml::Value::Table(t) => {
+                        strategy_tables.insert(strategy.id().to_string(), t);
+                    }
+                    other => {
+                        return Err(err(format!(
+                            "`{}`{}: must be a table `[{}]`, found a {}",
+                            strategy.id(),
+                            locate::line_of(source.text, &[strategy.id()]),
+                            strategy.id(),
+                            other.type_str()
+                        )))
+                    }
+                }
+            }
+        }
+        let raw: RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| err(locate::describe(source.text, &e)))?;
+        let scenario = Scenario {
+            name: raw.name,
+            description: raw.description,
+            seed: raw.seed,
+            duration_s: raw.duration_s,
+            warmup_s: raw.warmup_s,
+            strategies: raw.strategies.unwrap_or_else(|| {
+                crate::strategy::ALL
+                    .iter()
+                    .map(|s| s.id().to_string())
+                    .collect()
+            }),
+            clients: raw.clients,
+            events: raw.events,
+            network: raw.network,
+            http: raw.http,
+            simulation: raw.simulation,
+            strategy_tables,
+        };
+        validate::validate(&scenario, source.text).map_err(err)?;
+        Ok(scenario)
+    }
+
+    /// Read and validate a scenario file.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: label.clone(),
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        Scenario::from_toml(&Source { label, text: &text })
+    }
+
+    /// The embedded quickstart scenario.
+    pub fn quickstart() -> Scenario {
+        Scenario::from_toml(&Source {
+            label: "<embedded quickstart>".into(),
+            text: QUICKSTART,
+        })
+        .expect("the embedded quickstart scenario is valid (tested)")
+    }
+
+    /// Total event rate of the feed, in events per second, and whether each goes to every client.
+    pub fn event_rate(&self) -> (f64, Fanout) {
+        match (self.events.rate_per_client_per_s, self.events.rate_per_s) {
+            (Some(per_client), _) => (per_client * self.clients.count as f64, Fanout::One),
+            (None, Some(global)) => (global, self.events.fanout.unwrap_or(Fanout::One)),
+            (None, None) => (0.0, Fanout::One),
+        }
+    }
+
+    /// Expected deliveries (events × recipients) over the run.
+    pub fn expected_deliveries(&self) -> f64 {
+        let (rate, fanout) = self.event_rate();
+        let recipients = match fanout {
+            Fanout::One => 1.0,
+            Fanout::All => self.clients.count as f64,
+        };
+        rate * recipients * self.duration_s
+    }
+
+    /// The `[id]` table of a strategy (empty if the file has none).
+    pub fn strategy_table(&self, id: &str) -> toml::Table {
+        self.strategy_tables.get(id).cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,196 @@
+//! Range and consistency checks on a parsed scenario. Each message names the field, its line
+//! where it can be found, the value given and what is allowed.
+
+use super::{
+    locate::line_of, Fanout, HeaderProfile, Scenario, MAX_CLIENTS, MAX_DELIVERIES,
+    MAX_DURATION_S, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
+};
+use crate::protocol::http_heads;
+
+/// Check a parsed scenario; the error is the message for the user.
+pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
+    let at = |path: &[&str]| format!("`{}`{}", path.join("."), line_of(text, path));
+
+    if s.name.is_empty()
+        || s.name.len() > 64
+        || !s
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!(
+            "{}: \"{}\" is not allowed; use 1 to 64 lowercase letters, digits and '-' (it names the output folder)",
+            at(&["name"]),
+            s.name
+        ));
+    }
+    seconds(&at(&["duration_s"]), s.duration_s, 1.0, MAX_DURATION_S)?;
+    seconds(&at(&["warmup_s"]), s.warmup_s, 0.0, MAX_DURATION_S)?;
+    if s.warmup_s >= s.duration_s {
+        return Err(format!(
+            "{}: warmup ({} s) must be shorter than duration_s ({} s), or nothing is measured",
+            at(&["warmup_s"]),
+            s.warmup_s,
+            s.duration_s
+        ));
+    }
+    check_strategies(s, &at)?;
+    check_clients(s, &at)?;
+    check_events(s, &at)?;
+    check_http(s, &at)?;
+    if let Some(k) = s.simulation.pool_hosts {
+        if !(1..=64).contains(&k) {
+            return Err(format!(
+                "{}: {k} is not allowed; use 1 to 64 client pool hosts",
+                at(&["simulation", "pool_hosts"])
+            ));
+        }
+    }
+    if let Some(g) = s.simulation.grace_s {
+        seconds(&at(&["simulation", "grace_s"]), g, 0.0, MAX_DURATION_S)?;
+    }
+    for strategy in crate::strategy::ALL {
+        let table = s.strategy_table(strategy.id());
+        let settings = crate::strategy::Settings::new(strategy.id(), table);
+        strategy
+            .check(&settings, s)
+            .map_err(|e| format!("{}: {}", at(&[strategy.id(), &e.field]), e.message))?;
+    }
+    Ok(())
+}
+
+fn seconds(field: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
+    if !(v.is_finite() && v >= min && v <= max) {
+        return Err(format!(
+            "{field}: {v} is out of range; allowed {min} to {max} seconds"
+        ));
+    }
+    if (v * 1000.0).fract() != 0.0 {
+        return Err(format!(
+            "{field}: {v} is finer than the 1 ms simulation tick; use whole milliseconds"
+        ));
+    }
+    Ok(())
+}
+
+fn check_strategies(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let known: Vec<&str> = crate::strategy::ALL.iter().map(|s| s.id()).collect();
+    if s.strategies.is_empty() {
+        return Err(format!(
+            "{}: the list is empty; name at least one of: {}",
+            at(&["strategies"]),
+            known.join(", ")
+        ));
+    }
+    for (i, id) in s.strategies.iter().enumerate() {
+        if !known.contains(&id.as_str()) {
+            return Err(format!(
+                "{}: unknown strategy \"{id}\"; known strategies: {}",
+                at(&["strategies"]),
+                known.join(", ")
+            ));
+        }
+        if s.strategies[..i].contains(id) {
+            return Err(format!(
+                "{}: \"{id}\" is listed twice",
+                at(&["strategies"])
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_clients(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let n = s.clients.count;
+    if n == 0 || n > MAX_CLIENTS {
+        return Err(format!(
+            "{}: {n} is not allowed; use 1 to {MAX_CLIENTS} clients",
+            at(&["clients", "count"])
+        ));
+    }
+    seconds(
+        &at(&["clients", "connect_over_s"]),
+        s.clients.connect_over_s,
+        0.0,
+        s.duration_s,
+    )
+}
+
+fn check_events(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let e = &s.events;
+    match (e.rate_per_client_per_s, e.rate_per_s) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{}: give either rate_per_client_per_s or rate_per_s, not both",
+                at(&["events", "rate_per_s"])
+            ))
+        }
+        (None, None) => {
+            return Err(format!(
+                "{}: missing; give rate_per_client_per_s (a Poisson stream per client) or rate_per_s (one global stream)",
+                at(&["events"])
+            ))
+        }
+        (Some(r), None) => rate(&at(&["events", "rate_per_client_per_s"]), r, 1_000.0)?,
+        (None, Some(r)) => rate(&at(&["events", "rate_per_s"]), r, 1_000_000.0)?,
+    }
+    if e.fanout.is_some() && e.rate_per_s.is_none() {
+        return Err(format!(
+            "{}: fanout only applies to the global stream (rate_per_s); per-client streams go to their own client",
+            at(&["events", "fanout"])
+        ));
+    }
+    if !(MIN_PAYLOAD_BYTES..=MAX_PAYLOAD_BYTES).contains(&e.payload_bytes) {
+        return Err(format!(
+            "{}: {} is not allowed; use {MIN_PAYLOAD_BYTES} to {MAX_PAYLOAD_BYTES} bytes (the payload carries the event id and creation time)",
+            at(&["events", "payload_bytes"]),
+            e.payload_bytes
+        ));
+    }
+    let deliveries = s.expected_deliveries();
+    if deliveries > MAX_DELIVERIES {
+        let fan = if s.event_rate().1 == Fanout::All {
+            " × clients (fanout = \"all\")"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "{}: this scenario would generate about {deliveries:.0} deliveries (rate × duration{fan}); the limit is {MAX_DELIVERIES:.0}. Lower the rate, the duration or the client count",
+            at(&["events"])
+        ));
+    }
+    Ok(())
+}
+
+fn rate(field: &str, r: f64, max: f64) -> Result<(), String> {
+    if r.is_finite() && r > 0.0 && r <= max {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: {r} is out of range; allowed: more than 0 and at most {max} events per second"
+        ))
+    }
+}
+
+fn check_http(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    if let HeaderProfile::Padded {
+        request_bytes,
+        response_bytes,
+    } = s.http.headers
+    {
+        let (min_req, min_resp) = (http_heads::MIN_REQUEST_HEAD, http_heads::MIN_RESPONSE_HEAD);
+        if !(min_req..=65_536).contains(&request_bytes) {
+            return Err(format!(
+                "{}: request_bytes = {request_bytes} is not allowed; use {min_req} to 65536 (the smallest request head realtime-lab sends, with its filler header, is {min_req} bytes)",
+                at(&["http", "headers"])
+            ));
+        }
+        if !(min_resp..=65_536).contains(&response_bytes) {
+            return Err(format!(
+                "{}: response_bytes = {response_bytes} is not allowed; use {min_resp} to 65536",
+                at(&["http", "headers"])
+            ));
+        }
+    }
+    Ok(())
+}

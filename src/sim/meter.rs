@@ -1,0 +1,122 @@
+//! The metering adaptor every simulated TCP stream is wrapped in.
+//!
+//! Bytes are counted once, by the sender, when `write` accepts them: a client's writes are
+//! `app_bytes_up`, the server's `app_bytes_down`. Reads pass through. The server side also
+//! keeps the open-connection gauge (accept: +1, drop: −1); the client side counts connects.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use turmoil::net::{TcpListener, TcpStream};
+
+use crate::metrics::{Direction, RecorderHandle};
+
+/// A TCP stream that reports the bytes it sends to the recorder.
+pub struct Metered {
+    inner: TcpStream,
+    sends: Direction,
+    rec: RecorderHandle,
+}
+
+impl Metered {
+    /// The client end of a connection: its writes travel up.
+    pub fn client(inner: TcpStream, rec: RecorderHandle) -> Metered {
+        rec.borrow_mut().connection_opened();
+        Metered {
+            inner,
+            sends: Direction::Up,
+            rec,
+        }
+    }
+
+    /// The server end of a connection: its writes travel down.
+    pub fn server(inner: TcpStream, rec: RecorderHandle) -> Metered {
+        rec.borrow_mut().open_connections(1);
+        Metered {
+            inner,
+            sends: Direction::Down,
+            rec,
+        }
+    }
+
+    fn count(&self, n: usize) {
+        self.rec.borrow_mut().bytes_sent(self.sends, n);
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        if self.sends == Direction::Down {
+            self.rec.borrow_mut().open_connections(-1);
+        }
+    }
+}
+
+impl AsyncRead for Metered {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Metered {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = res {
+            self.count(n);
+        }
+        res
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = res {
+            self.count(n);
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The server's listening socket; every accepted stream comes out metered.
+pub struct Listener {
+    inner: TcpListener,
+    rec: RecorderHandle,
+}
+
+impl Listener {
+    pub(crate) async fn bind(port: u16, rec: RecorderHandle) -> io::Result<Listener> {
+        let inner = TcpListener::bind(("0.0.0.0", port)).await?;
+        Ok(Listener { inner, rec })
+    }
+
+    /// Wait for the next connection.
+    pub async fn accept(&self) -> io::Result<Metered> {
+        let (stream, _peer) = self.inner.accept().await?;
+        Ok(Metered::server(stream, self.rec.clone()))
+    }
+}

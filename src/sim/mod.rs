@@ -1,0 +1,170 @@
+//! The harness: one turmoil simulation per (scenario, strategy) run.
+//!
+//! ```text
+//!   server host ── strategy.server(ServerCtx) ◄── publisher (Poisson events → Feed)
+//!   pool-0 … pool-K hosts ── N × strategy.client(ClientCtx), as tasks
+//!   every TCP stream metered ──► Recorder ──► RunResult
+//! ```
+//!
+//! Rules from measurements (see `shared/facts.md`, "turmoil 0.7.2"):
+//! - clients are tasks on a few pool hosts, not a host each: turmoil's per-tick cost grows
+//!   steeply with the number of hosts;
+//! - the RNG seed and the epoch are fixed, the tick is 1 ms, `tcp_capacity` (also the accept
+//!   backlog) is at least the client count;
+//! - the run is driven with `step()` so the recorder can close each simulated second.
+
+mod feed;
+mod meter;
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, Context as _};
+
+pub use feed::{Event, Feed};
+pub use meter::{Listener, Metered};
+
+use crate::metrics::{Recorder, SecondRow, SummaryRow};
+use crate::scenario::Scenario;
+use crate::strategy::{ClientCtx, ServerCtx, Settings, Strategy};
+
+/// The simulation's fixed epoch: 2024-01-01T00:00:00Z (never "now").
+pub const EPOCH_UNIX_S: u64 = 1_704_067_200;
+
+/// What one (scenario, strategy) run measured.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Strategy id.
+    pub strategy: String,
+    /// The `summary.csv` row.
+    pub summary: SummaryRow,
+    /// One row per simulated second, from 0.
+    pub seconds: Vec<SecondRow>,
+    /// `latency[ms]` = events created in the window that took `ms` to arrive.
+    pub latency: Vec<u64>,
+    /// Simulated milliseconds the run lasted (events, then delivery of the last ones).
+    pub simulated_ms: u64,
+}
+
+/// How many client pool hosts to spread `clients` over.
+pub fn pool_hosts(scenario: &Scenario) -> usize {
+    let n = scenario.clients.count as usize;
+    scenario
+        .simulation
+        .pool_hosts
+        .map(|k| k as usize)
+        .unwrap_or_else(|| n.div_ceil(1000).clamp(1, 10))
+        .min(n)
+}
+
+/// Run `strategy` under `scenario`: build the simulation, step it to the end, collect results.
+pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunResult> {
+    let settings = Rc::new(Settings::new(
+        strategy.id(),
+        scenario.strategy_table(strategy.id()),
+    ));
+    let n = scenario.clients.count as usize;
+    let duration_ms = (scenario.duration_s * 1000.0) as u64;
+    let warmup_ms = (scenario.warmup_s * 1000.0) as u64;
+    let grace_ms = match scenario.simulation.grace_s {
+        Some(g) => (g * 1000.0) as u64,
+        None => strategy.longest_period(&settings).as_millis() as u64 + 10_000,
+    };
+    let end_ms = duration_ms + grace_ms;
+    let lat = scenario.network.latency_ms;
+
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(scenario.seed)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
+        .tick_duration(Duration::from_millis(1))
+        .simulation_duration(Duration::from_millis(end_ms + 60_000))
+        .tcp_capacity(n.max(64) + 64)
+        .min_message_latency(Duration::from_millis(lat.min_ms))
+        .max_message_latency(Duration::from_millis(lat.max_ms))
+        .build();
+
+    let scenario = Rc::new(scenario.clone());
+    let rec = Recorder::new(n, warmup_ms, duration_ms).shared();
+
+    let server_ctx = {
+        let feed = Feed::new(n, scenario.events.payload_bytes as usize, rec.clone());
+        ServerCtx {
+            feed,
+            rec: rec.clone(),
+            scenario: scenario.clone(),
+            settings: settings.clone(),
+        }
+    };
+    sim.host("server", move || {
+        let ctx = server_ctx.clone();
+        let publisher = feed::publish(ctx.feed.clone(), ctx.scenario.clone(), ctx.rec.clone());
+        let server = strategy.server(ctx);
+        async move {
+            tokio::task::spawn_local(publisher);
+            server.await
+        }
+    });
+
+    let k = pool_hosts(&scenario);
+    let connect_over_ms = (scenario.clients.connect_over_s * 1000.0) as u64;
+    for pool in 0..k {
+        let mut clients = Vec::new();
+        for id in (pool..n).step_by(k) {
+            let ctx = ClientCtx {
+                id,
+                rec: rec.clone(),
+                scenario: scenario.clone(),
+                settings: settings.clone(),
+            };
+            let start = Duration::from_millis(connect_over_ms * id as u64 / n as u64);
+            clients.push((start, strategy.client(ctx)));
+        }
+        let rec = rec.clone();
+        sim.client(format!("pool-{pool}"), async move {
+            for (start, client) in clients {
+                let rec = rec.clone();
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(start).await;
+                    if let Err(e) = client.await {
+                        rec.borrow_mut().client_failed(e.to_string());
+                    }
+                });
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    }
+
+    let now = loop {
+        sim.step()
+            .map_err(|e| anyhow!("{e}"))
+            .with_context(|| format!("the {} simulation stopped with an error", strategy.id()))?;
+        let now = sim.elapsed().as_millis() as u64;
+        if now % 1000 == 0 {
+            rec.borrow_mut().end_second(now / 1000 - 1);
+        }
+        let done = now >= duration_ms && rec.borrow().all_delivered();
+        if done || now >= end_ms {
+            break now;
+        }
+    };
+    if now % 1000 != 0 {
+        rec.borrow_mut().end_second(now / 1000);
+    }
+    drop(sim);
+    let rec = rec.borrow();
+    if let Some(failure) = rec.first_client_failure() {
+        return Err(anyhow!(
+            "{} client(s) of {} failed; the first: {failure}",
+            rec.client_failures(),
+            strategy.id()
+        ));
+    }
+    Ok(RunResult {
+        strategy: strategy.id().to_string(),
+        summary: rec.summary(strategy.id(), n as u64),
+        seconds: rec.seconds().to_vec(),
+        latency: rec.latency_counts().to_vec(),
+        simulated_ms: now,
+    })
+}
