@@ -18,12 +18,36 @@ use crate::RunResult;
 /// Names of the files [`write_all`] writes.
 pub const FILES: [&str; 3] = ["summary.csv", "timeseries.csv", "latency.csv"];
 
+/// A row of `timeseries.csv` (the csv crate cannot flatten, so the columns are spelled out).
 #[derive(Serialize)]
 struct TimeseriesRow<'a> {
     strategy: &'a str,
     t_s: u64,
-    #[serde(flatten)]
-    row: &'a SecondRow,
+    requests: u64,
+    responses: u64,
+    empty_responses: u64,
+    open_connections: u64,
+    parked_requests: u64,
+    events_delivered: u64,
+    app_bytes_up: u64,
+    app_bytes_down: u64,
+}
+
+impl<'a> TimeseriesRow<'a> {
+    fn new(strategy: &'a str, t_s: u64, r: &SecondRow) -> Self {
+        TimeseriesRow {
+            strategy,
+            t_s,
+            requests: r.requests,
+            responses: r.responses,
+            empty_responses: r.empty_responses,
+            open_connections: r.open_connections,
+            parked_requests: r.parked_requests,
+            events_delivered: r.events_delivered,
+            app_bytes_up: r.app_bytes_up,
+            app_bytes_down: r.app_bytes_down,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -46,11 +70,10 @@ pub fn to_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::Result
 pub fn render(results: &[RunResult]) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
     let summary = to_csv(results.iter().map(|r| &r.summary))?;
     let timeseries = to_csv(results.iter().flat_map(|r| {
-        r.seconds.iter().enumerate().map(|(t, row)| TimeseriesRow {
-            strategy: &r.strategy,
-            t_s: t as u64,
-            row,
-        })
+        r.seconds
+            .iter()
+            .enumerate()
+            .map(|(t, row)| TimeseriesRow::new(&r.strategy, t as u64, row))
     }))?;
     let latency = to_csv(results.iter().flat_map(|r| {
         r.latency

@@ -23,15 +23,27 @@ pub fn human(x: f64) -> String {
 /// A fixed-width table of the headline numbers, one line per strategy.
 pub fn render(rows: &[SummaryRow]) -> String {
     let header = [
-        "strategy", "req/s", "empty", "conns", "lat mean", "p50", "p99", "max", "bytes/ev",
-        "delivered", "lost",
+        "strategy",
+        "req/s",
+        "empty",
+        "conns",
+        "lat mean",
+        "p50",
+        "p99",
+        "max",
+        "bytes/ev",
+        "delivered",
+        "lost",
     ];
     let mut lines = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for r in rows {
         let empty = if r.requests == 0 {
             "-".to_string()
         } else {
-            format!("{:.1}%", 100.0 * r.empty_responses as f64 / r.requests as f64)
+            format!(
+                "{:.1}%",
+                100.0 * r.empty_responses as f64 / r.requests as f64
+            )
         };
         lines.push(vec![
             r.strategy.clone(),

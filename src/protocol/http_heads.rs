@@ -45,7 +45,10 @@ const BROWSER_RESPONSE: &[(&str, &str)] = &[
     ("connection", "keep-alive"),
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
+    (
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    ),
 ];
 
 /// Bytes of one header field line: `name: value\r\n`.
@@ -138,7 +141,12 @@ pub fn response(
         insert(&mut map, "content-length", &len.to_string());
     }
     if let HeaderProfile::Padded { response_bytes, .. } = profile {
-        pad_to(&mut map, status_line_len(status), "set-cookie", *response_bytes);
+        pad_to(
+            &mut map,
+            status_line_len(status),
+            "set-cookie",
+            *response_bytes,
+        );
     }
     map
 }
@@ -158,7 +166,10 @@ mod tests {
             request_bytes: 700,
             response_bytes: 171,
         };
-        for target in ["/events?client=0&after=0", "/events?client=123456&after=99999999"] {
+        for target in [
+            "/events?client=0&after=0",
+            "/events?client=123456&after=99999999",
+        ] {
             let map = request(&p, "GET", target, &[], None);
             let first = "GET ".len() + target.len() + " HTTP/1.1\r\n".len();
             assert_eq!(head_len(first, &map), 700);
@@ -171,11 +182,23 @@ mod tests {
 
     #[test]
     fn browser_heads_are_the_sizes_a_browser_sends() {
-        let map = request(&HeaderProfile::Browser, "GET", "/events?client=1&after=0", &[("accept", "application/x-ndjson")], None);
+        let map = request(
+            &HeaderProfile::Browser,
+            "GET",
+            "/events?client=1&after=0",
+            &[("accept", "application/x-ndjson")],
+            None,
+        );
         let len = head_len("GET /events?client=1&after=0 HTTP/1.1\r\n".len(), &map);
-        assert!((600..=900).contains(&len), "browser request head {len} bytes");
+        assert!(
+            (600..=900).contains(&len),
+            "browser request head {len} bytes"
+        );
         let map = response(&HeaderProfile::Browser, StatusCode::NO_CONTENT, &[], None);
         let len = head_len(status_line_len(StatusCode::NO_CONTENT), &map);
-        assert!((150..=250).contains(&len), "browser response head {len} bytes");
+        assert!(
+            (150..=250).contains(&len),
+            "browser response head {len} bytes"
+        );
     }
 }

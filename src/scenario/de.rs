@@ -90,7 +90,9 @@ impl<'de> Deserialize<'de> for Latency {
                     (Some(min), Some(max)) => Err(de::Error::custom(format!(
                         "min ({min}) must not exceed max ({max})"
                     ))),
-                    _ => Err(de::Error::custom("a latency range needs both `min` and `max`")),
+                    _ => Err(de::Error::custom(
+                        "a latency range needs both `min` and `max`",
+                    )),
                 }
             }
         }

@@ -29,7 +29,12 @@ pub fn line_of(text: &str, path: &[&str]) -> String {
             }
             continue;
         }
-        let name = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+        let name = line
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
         if line.contains('=') && name == *key && table == want_table {
             return format!(" (line {})", i + 1);
         }
@@ -55,7 +60,9 @@ pub fn describe(text: &str, e: &serde_path_to_error::Error<toml::de::Error>) -> 
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next());
     if let Some(name) = unknown {
-        parts.push(name);
+        if parts.last() != Some(&name) {
+            parts.push(name);
+        }
     }
     let field = if parts.is_empty() {
         "the top level".to_string()

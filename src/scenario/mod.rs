@@ -102,7 +102,7 @@ pub enum Fanout {
 }
 
 /// `[network]`
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// One-way latency between every client and the server.
@@ -176,13 +176,6 @@ impl Default for Events {
     }
 }
 
-impl Default for Network {
-    fn default() -> Self {
-        Network {
-            latency_ms: Latency::default(),
-        }
-    }
-}
 
 /// The top-level keys of a scenario file, before validation.
 #[derive(Debug, Deserialize)]

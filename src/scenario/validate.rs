@@ -2,8 +2,8 @@
 //! where it can be found, the value given and what is allowed.
 
 use super::{
-    locate::line_of, Fanout, HeaderProfile, Scenario, MAX_CLIENTS, MAX_DELIVERIES,
-    MAX_DURATION_S, MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
+    locate::line_of, Fanout, HeaderProfile, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S,
+    MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
 };
 use crate::protocol::http_heads;
 
@@ -91,10 +91,7 @@ fn check_strategies(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), 
             ));
         }
         if s.strategies[..i].contains(id) {
-            return Err(format!(
-                "{}: \"{id}\" is listed twice",
-                at(&["strategies"])
-            ));
+            return Err(format!("{}: \"{id}\" is listed twice", at(&["strategies"])));
         }
     }
     Ok(())

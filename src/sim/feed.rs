@@ -87,7 +87,10 @@ impl Feed {
 
     /// The payload bytes of `event`, exactly `payload_bytes` long; counted as payload sent.
     pub fn encode(&self, event: &Event) -> Bytes {
-        self.inner.rec.borrow_mut().payload_sent(self.inner.payload_len);
+        self.inner
+            .rec
+            .borrow_mut()
+            .payload_sent(self.inner.payload_len);
         crate::protocol::payload::encode(event.id, event.created_ms, self.inner.payload_len)
     }
 }
@@ -125,7 +128,8 @@ pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHan
                 feed.push(client, event);
             }
             Fanout::All => {
-                rec.borrow_mut().event_generated(clients as u64, event.created_ms);
+                rec.borrow_mut()
+                    .event_generated(clients as u64, event.created_ms);
                 for client in 0..clients {
                     feed.push(client, event);
                 }

@@ -79,7 +79,11 @@ impl Strategy for LongPolling {
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(async move {
             let s: LongPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;
-            serve(ctx, Duration::from_millis((s.timeout_s * 1000.0).round() as u64)).await
+            serve(
+                ctx,
+                Duration::from_millis((s.timeout_s * 1000.0).round() as u64),
+            )
+            .await
         })
     }
 

@@ -115,11 +115,13 @@ impl Settings {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, SettingsError> {
         serde_path_to_error::deserialize(toml::Value::Table(self.table.clone())).map_err(|e| {
             let message = e.inner().message().to_string();
+            let path = e.path().to_string();
             let unknown = message
                 .strip_prefix("unknown field `")
                 .and_then(|r| r.split('`').next())
+                .filter(|_| path == ".")
                 .map(str::to_string);
-            let field = unknown.unwrap_or_else(|| e.path().to_string());
+            let field = unknown.unwrap_or(path);
             SettingsError { field, message }
         })
     }
@@ -130,7 +132,9 @@ pub fn check_seconds(field: &str, v: f64, min: f64, max: f64) -> Result<(), Sett
     if !(v.is_finite() && v >= min && v <= max) || (v * 1000.0).fract() != 0.0 {
         return Err(SettingsError {
             field: field.into(),
-            message: format!("{v} is not allowed; use {min} to {max} seconds, in whole milliseconds"),
+            message: format!(
+                "{v} is not allowed; use {min} to {max} seconds, in whole milliseconds"
+            ),
         });
     }
     Ok(())

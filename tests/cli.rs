@@ -1,0 +1,172 @@
+//! The command line as a user meets it: exit codes, messages, files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn realtime_lab(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_realtime-lab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the binary runs")
+}
+
+const GOOD: &str = "name = \"tiny\"\nseed = 4\nduration_s = 10\nwarmup_s = 2\n\
+                    [clients]\ncount = 20\n[events]\nrate_per_client_per_s = 0.5\n";
+
+/// (what is wrong, file text, words the message must contain)
+const BAD: &[(&str, &str, &[&str])] = &[
+    ("TOML syntax", "name = \"x\nseed = 1\n", &["not valid TOML", "line 1"]),
+    ("unknown top-level key", "name = \"x\"\nclinets = 3\n[events]\nrate_per_s = 1\n", &["`clinets`", "line 2", "unknown field"]),
+    ("unknown nested key", "name = \"x\"\n[clients]\ncout = 3\n[events]\nrate_per_s = 1\n", &["`clients.cout`", "line 3", "count"]),
+    ("wrong type", "name = \"x\"\nseed = \"seven\"\n[events]\nrate_per_s = 1\n", &["`seed`", "line 2", "invalid type"]),
+    ("warmup not shorter than duration", "name = \"x\"\nduration_s = 10\nwarmup_s = 10\n[events]\nrate_per_s = 1\n", &["`warmup_s`", "shorter than duration_s"]),
+    ("zero clients", "name = \"x\"\n[clients]\ncount = 0\n[events]\nrate_per_s = 1\n", &["`clients.count`", "1 to 200000"]),
+    ("absurd client count", "name = \"x\"\n[clients]\ncount = 1000000000\n[events]\nrate_per_s = 1\n", &["`clients.count`", "1000000000"]),
+    ("unknown strategy", "name = \"x\"\nstrategies = [\"carrier-pigeon\"]\n[events]\nrate_per_s = 1\n", &["carrier-pigeon", "short-polling"]),
+    ("both event rates", "name = \"x\"\n[events]\nrate_per_s = 1\nrate_per_client_per_s = 1\n", &["not both"]),
+    ("no event rate", "name = \"x\"\n", &["`events`", "rate_per_client_per_s"]),
+    ("name with capitals", "name = \"Quick Start\"\n[events]\nrate_per_s = 1\n", &["`name`", "lowercase"]),
+    ("latency range upside down", "name = \"x\"\n[network]\nlatency_ms = { min = 90, max = 10 }\n[events]\nrate_per_s = 1\n", &["`network.latency_ms`", "must not exceed"]),
+    ("payload too small", "name = \"x\"\n[events]\nrate_per_s = 1\npayload_bytes = 8\n", &["`events.payload_bytes`", "43"]),
+    ("poll interval zero", "name = \"x\"\n[events]\nrate_per_s = 1\n[short-polling]\ninterval_s = 0\n", &["`short-polling.interval_s`", "line 5"]),
+    ("unknown timer", "name = \"x\"\n[events]\nrate_per_s = 1\n[short-polling]\ntimer = \"sometimes\"\n", &["`short-polling.timer`", "fixed-rate"]),
+    ("unknown header profile", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = \"fancy\"\n", &["`http.headers`", "browser"]),
+    ("fan-out without a global stream", "name = \"x\"\n[events]\nrate_per_client_per_s = 1\nfanout = \"all\"\n", &["`events.fanout`"]),
+    ("too many deliveries", "name = \"x\"\nduration_s = 3600\n[clients]\ncount = 100000\n[events]\nrate_per_s = 10\nfanout = \"all\"\n", &["deliveries", "limit"]),
+    ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
+];
+
+#[test]
+fn every_malformed_scenario_exits_2_with_a_message_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (what, text, words)) in BAD.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        for cmd in ["validate", "run"] {
+            let out = realtime_lab(
+                &[cmd, file.to_str().unwrap(), "--out", "out"][..if cmd == "run" { 4 } else { 2 }],
+                dir.path(),
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{what} ({cmd}): exit code; stderr: {stderr}"
+            );
+            assert!(
+                stderr.contains(&format!("bad{i}.toml")),
+                "{what}: message does not name the file: {stderr}"
+            );
+            for w in *words {
+                assert!(stderr.contains(w), "{what}: message lacks {w:?}: {stderr}");
+            }
+            assert!(!stderr.contains("panicked"), "{what}: panicked: {stderr}");
+            assert!(!dir.path().join("out").exists(), "{what}: output written");
+        }
+    }
+    assert!(BAD.len() >= 10);
+}
+
+#[test]
+fn a_missing_file_or_unknown_strategy_flag_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = realtime_lab(&["run", "nope.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+    std::fs::write(dir.path().join("good.toml"), GOOD).unwrap();
+    let out = realtime_lab(
+        &["run", "good.toml", "--strategy", "smoke-signals"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smoke-signals"));
+    assert!(!dir.path().join("output").exists());
+}
+
+#[test]
+fn run_writes_the_three_csv_files_and_prints_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.toml"), GOOD).unwrap();
+    let out = realtime_lab(&["run", "good.toml", "--out", "res"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("short-polling") && stdout.contains("long-polling"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("req/s"));
+    for f in ["summary.csv", "timeseries.csv", "latency.csv"] {
+        let text = std::fs::read_to_string(dir.path().join("res/tiny").join(f)).unwrap();
+        assert!(text.lines().count() > 2, "{f} has no rows");
+    }
+    let summary = std::fs::read_to_string(dir.path().join("res/tiny/summary.csv")).unwrap();
+    assert!(summary.starts_with("strategy,clients,duration_s,events_generated,events_delivered,events_lost,duplicates,requests,requests_per_s,empty_responses,connections_opened,peak_open_connections,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,app_bytes_up,app_bytes_down,payload_bytes,overhead_bytes,bytes_per_event"));
+    // no temporary files left behind
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("res/tiny"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}
+
+#[test]
+fn strategy_and_seed_flags_override_the_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.toml"), GOOD).unwrap();
+    let out = realtime_lab(
+        &[
+            "run",
+            "good.toml",
+            "-q",
+            "--strategy",
+            "long-polling",
+            "--seed",
+            "99",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("seed 99") && !stdout.contains("short-polling"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn list_names_every_strategy() {
+    let out = realtime_lab(&["list"], Path::new("."));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for s in realtime_lab::strategy::ALL {
+        assert!(stdout.contains(s.id()));
+    }
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        let s = realtime_lab::Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !s.description.is_empty(),
+            "{}: no description",
+            path.display()
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with('#'),
+            "{}: no comment header",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 3, "fewer than three scenarios ship");
+    realtime_lab::Scenario::quickstart();
+}
