@@ -176,7 +176,6 @@ impl Default for Events {
     }
 }
 
-
 /// The top-level keys of a scenario file, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
