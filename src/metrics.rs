@@ -65,6 +65,8 @@ struct Window {
     app_bytes_down: u64,
     payload_bytes: u64,
     events_created: u64,
+    upstream_messages: u64,
+    upstream_latency_sum: u64,
 }
 
 /// Everything measured in one run.
@@ -83,11 +85,13 @@ pub struct Recorder {
     publisher_done: bool,
     client_failures: u64,
     first_failure: Option<String>,
+    types: Vec<String>,
+    by_type: Vec<u64>,
 }
 
 impl Recorder {
     /// A recorder for `clients` clients, measuring `[warmup_ms, duration_ms)`.
-    pub fn new(clients: usize, warmup_ms: u64, duration_ms: u64) -> Recorder {
+    pub fn new(clients: usize, warmup_ms: u64, duration_ms: u64, types: &[String]) -> Recorder {
         Recorder {
             window: (warmup_ms, duration_ms),
             seconds: Vec::new(),
@@ -102,6 +106,8 @@ impl Recorder {
             publisher_done: false,
             client_failures: 0,
             first_failure: None,
+            types: types.to_vec(),
+            by_type: vec![0; types.len()],
         }
     }
 
@@ -177,6 +183,11 @@ impl Recorder {
         }
     }
 
+    /// Connections open at the server now.
+    pub fn open_connection_count(&self) -> u64 {
+        self.open_connections
+    }
+
     /// A request was parked (`+1`) or released (`-1`) at the server.
     pub fn parked(&mut self, delta: i64) {
         self.parked = self.parked.saturating_add_signed(delta);
@@ -202,8 +213,8 @@ impl Recorder {
         }
     }
 
-    /// Client `client` parsed event `id` created at `created_ms`.
-    pub fn delivered(&mut self, client: usize, id: u64, created_ms: u64) {
+    /// Client `client` parsed event `id` of type `event_type` created at `created_ms`.
+    pub fn delivered(&mut self, client: usize, id: u64, event_type: &str, created_ms: u64) {
         let t = now_ms();
         let last = &mut self.last_id[client];
         if last.is_some_and(|last| id <= last) {
@@ -212,6 +223,9 @@ impl Recorder {
         }
         *last = Some(id);
         self.delivered += 1;
+        if let Some(k) = self.types.iter().position(|n| n == event_type) {
+            self.by_type[k] += 1;
+        }
         self.second(t).events_delivered += 1;
         if self.in_window(created_ms) {
             let ms = t.saturating_sub(created_ms) as usize;
@@ -220,6 +234,24 @@ impl Recorder {
             }
             self.latency[ms] += 1;
         }
+    }
+
+    /// The server received an upstream message created at `created_ms`.
+    pub fn upstream_received(&mut self, created_ms: u64) {
+        let t = now_ms();
+        if self.in_window(created_ms) {
+            self.w.upstream_messages += 1;
+            self.w.upstream_latency_sum += t.saturating_sub(created_ms);
+        }
+    }
+
+    /// Deliveries per event type, in the scenario's order of `events.types`.
+    pub fn delivered_by_type(&self) -> Vec<(String, u64)> {
+        self.types
+            .iter()
+            .cloned()
+            .zip(self.by_type.iter().copied())
+            .collect()
     }
 
     /// Close simulated second `s`: snapshot the gauges into its row.
@@ -302,6 +334,12 @@ impl Recorder {
                 0.0
             } else {
                 round3(app as f64 / w.events_created as f64)
+            },
+            upstream_messages: w.upstream_messages,
+            upstream_latency_mean_ms: if w.upstream_messages == 0 {
+                0.0
+            } else {
+                round3(w.upstream_latency_sum as f64 / w.upstream_messages as f64)
             },
         }
     }
@@ -403,6 +441,10 @@ pub struct SummaryRow {
     pub overhead_bytes: u64,
     /// Window application bytes (both ways) per event created in the window.
     pub bytes_per_event: f64,
+    /// Upstream messages created in the window that reached the server.
+    pub upstream_messages: u64,
+    /// Their mean latency, client → server, ms.
+    pub upstream_latency_mean_ms: f64,
 }
 
 #[cfg(test)]
@@ -423,13 +465,13 @@ mod tests {
 
     #[test]
     fn a_repeated_or_older_id_counts_as_a_duplicate() {
-        let mut r = Recorder::new(2, 0, 10_000);
+        let mut r = Recorder::new(2, 0, 10_000, &["message".to_string()]);
         r.event_generated(1, 0);
         r.event_generated(1, 0);
-        r.delivered(0, 5, 0);
-        r.delivered(0, 5, 0);
-        r.delivered(0, 3, 0);
-        r.delivered(1, 3, 0);
+        r.delivered(0, 5, "message", 0);
+        r.delivered(0, 5, "message", 0);
+        r.delivered(0, 3, "message", 0);
+        r.delivered(1, 3, "message", 0);
         let s = r.summary("x", 2);
         assert_eq!((s.events_delivered, s.duplicates, s.events_lost), (2, 2, 0));
     }

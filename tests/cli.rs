@@ -28,7 +28,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("no event rate", "name = \"x\"\n", &["`events`", "rate_per_client_per_s"]),
     ("name with capitals", "name = \"Quick Start\"\n[events]\nrate_per_s = 1\n", &["`name`", "lowercase"]),
     ("latency range upside down", "name = \"x\"\n[network]\nlatency_ms = { min = 90, max = 10 }\n[events]\nrate_per_s = 1\n", &["`network.latency_ms`", "must not exceed"]),
-    ("payload too small", "name = \"x\"\n[events]\nrate_per_s = 1\npayload_bytes = 8\n", &["`events.payload_bytes`", "43"]),
+    ("payload too small", "name = \"x\"\n[events]\nrate_per_s = 1\npayload_bytes = 8\n", &["`events.payload_bytes`", "60"]),
     ("poll interval zero", "name = \"x\"\n[events]\nrate_per_s = 1\n[short-polling]\ninterval_s = 0\n", &["`short-polling.interval_s`", "line 5"]),
     ("unknown timer", "name = \"x\"\n[events]\nrate_per_s = 1\n[short-polling]\ntimer = \"sometimes\"\n", &["`short-polling.timer`", "fixed-rate"]),
     ("unknown header profile", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = \"fancy\"\n", &["`http.headers`", "browser"]),

@@ -2,27 +2,35 @@
 //!
 //! Every event's payload is exactly `payload_bytes` long, so that everything else on the wire
 //! is protocol overhead and byte counts match the framing arithmetic. It is a small JSON object
-//! a real app might send, carrying the event id and its creation time (simulated milliseconds)
-//! so the client can measure latency from the bytes it parsed, padded with `.`:
+//! a real app might send, carrying the event id, its type and its creation time (simulated
+//! milliseconds), so the client can measure latency from the bytes it parsed, padded with `.`:
 //!
 //! ```
 //! use realtime_lab::protocol::payload;
-//! let p = payload::encode(42, 1_250, 48);
-//! assert_eq!(p.len(), 48);
-//! assert_eq!(&p[..], b"{\"id\":42,\"t\":1250,\"pad\":\"...................\"}".as_slice());
-//! assert_eq!(payload::decode(&p), Some((42, 1_250)));
+//! let p = payload::encode(42, "message", 1_250, 64);
+//! assert_eq!(p.len(), 64);
+//! assert_eq!(&p[..], b"{\"id\":42,\"type\":\"message\",\"t\":1250,\"pad\":\"....................\"}".as_slice());
+//! assert_eq!(payload::decode(&p), Some((42, "message", 1_250)));
 //! ```
 //!
 //! It never contains a newline, so it fits in one SSE `data:` line or one line of a batch.
+//! Upstream (client → server) messages use the same format with type `upstream`.
 
 use bytes::Bytes;
 
-/// The shortest payload that always fits: ids up to 10^12 and times up to 10^10 ms.
-pub const MIN_LEN: usize = 21 + 12 + 10;
+/// Bytes of a payload with an empty type and empty padding, for ids up to 10^12 and times up
+/// to 10^10 ms: `{"id":…,"type":"","t":…,"pad":""}`.
+const BASE_LEN: usize = 31 + 12 + 10;
 
-/// Encode event `id`, created at `created_ms`, as exactly `len` bytes (at least [`MIN_LEN`]).
-pub fn encode(id: u64, created_ms: u64, len: usize) -> Bytes {
-    let head = format!("{{\"id\":{id},\"t\":{created_ms},\"pad\":\"");
+/// The shortest payload that always fits an event of type `event_type`.
+pub fn min_len(event_type: &str) -> usize {
+    BASE_LEN + event_type.len()
+}
+
+/// Encode event `id` of type `event_type`, created at `created_ms`, as exactly `len` bytes
+/// (at least [`min_len`]).
+pub fn encode(id: u64, event_type: &str, created_ms: u64, len: usize) -> Bytes {
+    let head = format!("{{\"id\":{id},\"type\":\"{event_type}\",\"t\":{created_ms},\"pad\":\"");
     let pad = len.saturating_sub(head.len() + 2);
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(head.as_bytes());
@@ -32,16 +40,17 @@ pub fn encode(id: u64, created_ms: u64, len: usize) -> Bytes {
     Bytes::from(out)
 }
 
-/// Decode `(id, created_ms)` from a payload; `None` if the bytes are not a payload.
-pub fn decode(p: &[u8]) -> Option<(u64, u64)> {
+/// Decode `(id, type, created_ms)` from a payload; `None` if the bytes are not a payload.
+pub fn decode(p: &[u8]) -> Option<(u64, &str, u64)> {
     let s = std::str::from_utf8(p).ok()?;
     let rest = s.strip_prefix("{\"id\":")?;
-    let (id, rest) = rest.split_once(",\"t\":")?;
+    let (id, rest) = rest.split_once(",\"type\":\"")?;
+    let (event_type, rest) = rest.split_once("\",\"t\":")?;
     let (t, rest) = rest.split_once(",\"pad\":\"")?;
     if !rest.ends_with("\"}") {
         return None;
     }
-    Some((id.parse().ok()?, t.parse().ok()?))
+    Some((id.parse().ok()?, event_type, t.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -50,18 +59,26 @@ mod tests {
 
     #[test]
     fn every_length_from_the_minimum_round_trips() {
-        for len in MIN_LEN..300 {
-            let p = encode(999_999_999_999, 9_999_999_999, len);
-            assert_eq!(p.len(), len);
-            assert_eq!(decode(&p), Some((999_999_999_999, 9_999_999_999)));
-            assert!(!p.contains(&b'\n'));
+        for t in ["message", "a-much-longer-event-type"] {
+            for len in min_len(t)..300 {
+                let p = encode(999_999_999_999, t, 9_999_999_999, len);
+                assert_eq!(p.len(), len);
+                assert_eq!(decode(&p), Some((999_999_999_999, t, 9_999_999_999)));
+                assert!(!p.contains(&b'\n'));
+            }
         }
     }
 
     #[test]
     fn garbage_is_not_a_payload() {
         assert_eq!(decode(b"hello"), None);
-        assert_eq!(decode(b"{\"id\":1,\"t\":2,\"pad\":\"..."), None);
-        assert_eq!(decode(b"{\"id\":x,\"t\":2,\"pad\":\"\"}"), None);
+        assert_eq!(
+            decode(b"{\"id\":1,\"type\":\"m\",\"t\":2,\"pad\":\"..."),
+            None
+        );
+        assert_eq!(
+            decode(b"{\"id\":x,\"type\":\"m\",\"t\":2,\"pad\":\"\"}"),
+            None
+        );
     }
 }

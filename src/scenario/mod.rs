@@ -29,8 +29,6 @@ pub const MAX_CLIENTS: u64 = 200_000;
 pub const MAX_DURATION_S: f64 = 3_600.0;
 /// Most event deliveries (events × recipients) one run may generate.
 pub const MAX_DELIVERIES: f64 = 50_000_000.0;
-/// Smallest payload: it must hold the event id and creation time (see [`crate::protocol::payload`]).
-pub const MIN_PAYLOAD_BYTES: u64 = crate::protocol::payload::MIN_LEN as u64;
 /// Largest payload.
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 20;
 
@@ -57,6 +55,8 @@ pub struct Scenario {
     pub network: Network,
     /// HTTP header profile.
     pub http: Http,
+    /// Client → server messages, if any.
+    pub upstream: Option<Upstream>,
     /// Knobs of the simulation itself.
     pub simulation: Simulation,
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
@@ -88,6 +88,20 @@ pub struct Events {
     pub fanout: Option<Fanout>,
     /// Bytes of every event's payload on the wire.
     #[serde(default = "default_payload")]
+    pub payload_bytes: u64,
+    /// Event types; each event gets one, uniformly at random (SSE sends it as `event:`).
+    #[serde(default = "default_types")]
+    pub types: Vec<String>,
+}
+
+/// `[upstream]`: client → server messages (chat, acknowledgements, telemetry).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Each client sends a Poisson stream of messages of this rate.
+    pub rate_per_client_per_s: f64,
+    /// Bytes of every message's payload.
+    #[serde(default = "default_upstream_payload")]
     pub payload_bytes: u64,
 }
 
@@ -155,6 +169,12 @@ fn default_count() -> u64 {
 fn default_payload() -> u64 {
     100
 }
+fn default_upstream_payload() -> u64 {
+    80
+}
+fn default_types() -> Vec<String> {
+    vec!["message".to_string()]
+}
 
 impl Default for Clients {
     fn default() -> Self {
@@ -172,6 +192,7 @@ impl Default for Events {
             rate_per_s: None,
             fanout: None,
             payload_bytes: default_payload(),
+            types: default_types(),
         }
     }
 }
@@ -198,6 +219,7 @@ struct RawScenario {
     network: Network,
     #[serde(default)]
     http: Http,
+    upstream: Option<Upstream>,
     #[serde(default)]
     simulation: Simulation,
 }
@@ -255,6 +277,7 @@ impl Scenario {
             events: raw.events,
             network: raw.network,
             http: raw.http,
+            upstream: raw.upstream,
             simulation: raw.simulation,
             strategy_tables,
         };

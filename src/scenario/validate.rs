@@ -3,9 +3,9 @@
 
 use super::{
     locate::line_of, Fanout, HeaderProfile, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S,
-    MAX_PAYLOAD_BYTES, MIN_PAYLOAD_BYTES,
+    MAX_PAYLOAD_BYTES,
 };
-use crate::protocol::http_heads;
+use crate::protocol::{http_heads, payload};
 
 /// Check a parsed scenario; the error is the message for the user.
 pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
@@ -38,6 +38,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
     check_clients(s, &at)?;
     check_events(s, &at)?;
     check_http(s, &at)?;
+    check_upstream(s, &at)?;
     if let Some(k) = s.simulation.pool_hosts {
         if !(1..=64).contains(&k) {
             return Err(format!(
@@ -137,9 +138,12 @@ fn check_events(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Stri
             at(&["events", "fanout"])
         ));
     }
-    if !(MIN_PAYLOAD_BYTES..=MAX_PAYLOAD_BYTES).contains(&e.payload_bytes) {
+    check_types(&e.types, &at(&["events", "types"]))?;
+    let longest = e.types.iter().map(String::as_str).max_by_key(|t| t.len());
+    let min = payload::min_len(longest.unwrap_or("")) as u64;
+    if !(min..=MAX_PAYLOAD_BYTES).contains(&e.payload_bytes) {
         return Err(format!(
-            "{}: {} is not allowed; use {MIN_PAYLOAD_BYTES} to {MAX_PAYLOAD_BYTES} bytes (the payload carries the event id and creation time)",
+            "{}: {} is not allowed; use {min} to {MAX_PAYLOAD_BYTES} bytes (the payload carries the event id, type and creation time)",
             at(&["events", "payload_bytes"]),
             e.payload_bytes
         ));
@@ -154,6 +158,52 @@ fn check_events(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Stri
         return Err(format!(
             "{}: this scenario would generate about {deliveries:.0} deliveries (rate × duration{fan}); the limit is {MAX_DELIVERIES:.0}. Lower the rate, the duration or the client count",
             at(&["events"])
+        ));
+    }
+    Ok(())
+}
+
+fn check_types(types: &[String], field: &str) -> Result<(), String> {
+    if types.is_empty() || types.len() > 16 {
+        return Err(format!("{field}: give 1 to 16 event types"));
+    }
+    for (i, t) in types.iter().enumerate() {
+        let ok = !t.is_empty()
+            && t.len() <= 32
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok {
+            return Err(format!(
+                "{field}: \"{t}\" is not allowed; use 1 to 32 lowercase letters, digits, '-' or '_'"
+            ));
+        }
+        if types[..i].contains(t) {
+            return Err(format!("{field}: \"{t}\" is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+fn check_upstream(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let Some(u) = &s.upstream else { return Ok(()) };
+    rate(
+        &at(&["upstream", "rate_per_client_per_s"]),
+        u.rate_per_client_per_s,
+        1_000.0,
+    )?;
+    let min = payload::min_len("upstream") as u64;
+    if !(min..=MAX_PAYLOAD_BYTES).contains(&u.payload_bytes) {
+        return Err(format!(
+            "{}: {} is not allowed; use {min} to {MAX_PAYLOAD_BYTES} bytes",
+            at(&["upstream", "payload_bytes"]),
+            u.payload_bytes
+        ));
+    }
+    let messages = u.rate_per_client_per_s * s.clients.count as f64 * s.duration_s;
+    if messages > MAX_DELIVERIES {
+        return Err(format!(
+            "{}: about {messages:.0} upstream messages; the limit is {MAX_DELIVERIES:.0}",
+            at(&["upstream"])
         ));
     }
     Ok(())

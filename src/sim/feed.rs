@@ -7,7 +7,9 @@
 //! times are rounded up to the next 1 ms tick (the simulation's resolution).
 //!
 //! Mailboxes keep events until the client acknowledges them ([`Feed::ack`]), so a strategy can
-//! resend after a broken connection without losing or duplicating anything.
+//! resend after a broken connection without losing or duplicating anything. A strategy may
+//! bound them instead (`history`, as an SSE server's replay buffer): then the oldest event is
+//! forgotten when a new one arrives, and an unsent event forgotten that way is lost.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -29,6 +31,8 @@ pub struct Event {
     pub id: u64,
     /// Creation time, simulated ms.
     pub created_ms: u64,
+    /// Index into the scenario's `events.types`.
+    pub kind: u16,
 }
 
 /// The per-client mailboxes of the server host (cheap to clone: a shared handle).
@@ -40,17 +44,22 @@ pub struct Feed {
 struct Inner {
     boxes: RefCell<Vec<VecDeque<Event>>>,
     notify: Vec<Notify>,
+    history: Option<usize>,
     payload_len: usize,
+    types: Vec<String>,
     rec: RecorderHandle,
 }
 
 impl Feed {
-    pub(crate) fn new(clients: usize, payload_len: usize, rec: RecorderHandle) -> Feed {
+    pub(crate) fn new(scenario: &Scenario, history: Option<usize>, rec: RecorderHandle) -> Feed {
+        let clients = scenario.clients.count as usize;
         Feed {
             inner: Rc::new(Inner {
                 boxes: RefCell::new(vec![VecDeque::new(); clients]),
                 notify: (0..clients).map(|_| Notify::new()).collect(),
-                payload_len,
+                history,
+                payload_len: scenario.events.payload_bytes as usize,
+                types: scenario.events.types.clone(),
                 rec,
             }),
         }
@@ -62,7 +71,13 @@ impl Feed {
     }
 
     fn push(&self, client: usize, event: Event) {
-        self.inner.boxes.borrow_mut()[client].push_back(event);
+        let mut boxes = self.inner.boxes.borrow_mut();
+        let queue = &mut boxes[client];
+        if self.inner.history.is_some_and(|h| queue.len() >= h) {
+            // a bounded history forgets the oldest event, sent or not
+            queue.pop_front();
+        }
+        queue.push_back(event);
         self.inner.notify[client].notify_one();
     }
 
@@ -77,7 +92,21 @@ impl Feed {
 
     /// `client`'s unacknowledged events, oldest first (they stay until acknowledged).
     pub fn pending(&self, client: usize) -> Vec<Event> {
-        self.inner.boxes.borrow()[client].iter().copied().collect()
+        self.pending_after(client, 0)
+    }
+
+    /// `client`'s retained events with id above `after`, oldest first.
+    pub fn pending_after(&self, client: usize, after: u64) -> Vec<Event> {
+        self.inner.boxes.borrow()[client]
+            .iter()
+            .filter(|e| e.id > after)
+            .copied()
+            .collect()
+    }
+
+    /// The type name of `event`.
+    pub fn type_name(&self, event: &Event) -> &str {
+        &self.inner.types[event.kind as usize]
     }
 
     /// Wait until an event is pushed for `client` (may also return early: check [`Feed::pending`]).
@@ -91,7 +120,12 @@ impl Feed {
             .rec
             .borrow_mut()
             .payload_sent(self.inner.payload_len);
-        crate::protocol::payload::encode(event.id, event.created_ms, self.inner.payload_len)
+        crate::protocol::payload::encode(
+            event.id,
+            self.type_name(event),
+            event.created_ms,
+            self.inner.payload_len,
+        )
     }
 }
 
@@ -117,9 +151,15 @@ pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHan
             tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
         }
         id += 1;
+        let types = scenario.events.types.len();
         let event = Event {
             id,
             created_ms: now_ms(),
+            kind: if types > 1 {
+                rng.random_range(0..types) as u16
+            } else {
+                0
+            },
         };
         match fanout {
             Fanout::One => {

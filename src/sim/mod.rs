@@ -83,18 +83,20 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         .max_message_latency(Duration::from_millis(lat.max_ms))
         .build();
 
-    let scenario = Rc::new(scenario.clone());
-    let rec = Recorder::new(n, warmup_ms, duration_ms).shared();
+    let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
 
     let server_ctx = {
-        let feed = Feed::new(n, scenario.events.payload_bytes as usize, rec.clone());
+        let feed = Feed::new(scenario, strategy.history(&settings), rec.clone());
         ServerCtx {
             feed,
             rec: rec.clone(),
-            scenario: scenario.clone(),
+            scenario: Rc::new(scenario.clone()),
             settings: settings.clone(),
+            closing: closing.clone(),
         }
     };
+    let scenario = server_ctx.scenario.clone();
     sim.host("server", move || {
         let ctx = server_ctx.clone();
         let publisher = feed::publish(ctx.feed.clone(), ctx.scenario.clone(), ctx.rec.clone());
@@ -115,6 +117,7 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
                 rec: rec.clone(),
                 scenario: scenario.clone(),
                 settings: settings.clone(),
+                closing: closing.clone(),
             };
             let start = Duration::from_millis(connect_over_ms * id as u64 / n as u64);
             clients.push((start, strategy.client(ctx)));
@@ -135,6 +138,10 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         });
     }
 
+    // Run until every event is delivered (or the grace period ends), then signal closing and
+    // give the strategies a little simulated time to close connections cleanly.
+    let close_for_ms = 1_000 + 4 * lat.max_ms;
+    let mut closing_since = None;
     let now = loop {
         sim.step()
             .map_err(|e| anyhow!("{e}"))
@@ -143,9 +150,19 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         if now % 1000 == 0 {
             rec.borrow_mut().end_second(now / 1000 - 1);
         }
-        let done = now >= duration_ms && rec.borrow().all_delivered();
-        if done || now >= end_ms {
-            break now;
+        match closing_since {
+            None => {
+                let done = now >= duration_ms && rec.borrow().all_delivered();
+                if done || now >= end_ms {
+                    closing_since = Some(now);
+                    closing_tx.send_replace(true);
+                }
+            }
+            Some(since) => {
+                if rec.borrow().open_connection_count() == 0 || now >= since + close_for_ms {
+                    break now;
+                }
+            }
         }
     };
     if now % 1000 != 0 {

@@ -1,37 +1,68 @@
-//! HTTP/1.1 plumbing shared by the polling strategies: a hyper server that answers
-//! `GET /events?client=ID&after=LAST` from the feed (holding the request up to `hold` when
-//! nothing is pending), and a hyper client connection that sends such polls.
+//! HTTP/1.1 plumbing every HTTP-based strategy shares (hyper on both ends):
 //!
-//! `after` acknowledges every event up to that id, so the server forgets them; events stay in
-//! the mailbox until acknowledged, so nothing is lost when a response is. The response is a
-//! `200` whose body is one payload per line (`application/x-ndjson`), or a `204 No Content`.
+//! - [`serve`]: accept metered connections and serve them with hyper (no `Date` header), routing `POST /messages` to the shared upstream handler and everything
+//!   else to the strategy's own [`Handler`];
+//! - [`Conn`]: one client's kept-alive HTTP connection;
+//! - [`Upstream`]: a client's Poisson stream of upstream messages, and [`post_upstream`], which
+//!   sends them as `POST /messages` on a connection of their own, as a browser page would.
 
 use std::convert::Infallible;
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
-use super::{ClientCtx, ServerCtx};
-use crate::protocol::http_heads;
+use super::{ClientCtx, LocalBoxFuture, ServerCtx};
+use crate::metrics::now_ms;
+use crate::protocol::{http_heads, payload};
 
-/// Content type of a batch of events, one JSON payload per line.
-pub const BATCH_TYPE: &str = "application/x-ndjson";
+/// Every response body: a whole body or a stream (SSE), boxed.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
-/// Serve polls until the simulation ends. `hold` = zero answers at once (short polling).
-pub async fn serve(ctx: ServerCtx, hold: Duration) -> turmoil::Result {
+/// A strategy's answer to a request that is not an upstream message.
+pub type Handler = Rc<dyn Fn(ServerCtx, Request<Incoming>) -> LocalBoxFuture<Response<Body>>>;
+
+/// A whole body.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A response with the scenario's header profile; `body` is `(content type, bytes)`.
+pub fn respond(
+    ctx: &ServerCtx,
+    status: StatusCode,
+    extra: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Response<Body> {
+    let kind = body.as_ref().map(|(t, b)| (*t, b.len()));
+    let headers = http_heads::response(&ctx.scenario().http.headers, status, extra, kind);
+    let mut resp = Response::new(full(body.map(|(_, b)| b).unwrap_or_default()));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// Serve HTTP until the simulation ends.
+pub async fn serve(ctx: ServerCtx, handler: Handler) -> turmoil::Result {
     let listener = ctx.listen().await?;
     loop {
         let stream = listener.accept().await?;
-        let ctx = ctx.clone();
+        let (ctx, handler) = (ctx.clone(), handler.clone());
         tokio::task::spawn_local(async move {
-            let service = hyper::service::service_fn(move |req| answer(ctx.clone(), hold, req));
-            // A connection error ends only that connection (the client reconnects).
+            let service = hyper::service::service_fn(move |req| {
+                let (ctx, handler) = (ctx.clone(), handler.clone());
+                async move { Ok::<_, Infallible>(route(ctx, handler, req).await) }
+            });
+            // A connection error ends only that connection.
             let _ = hyper::server::conn::http1::Builder::new()
                 .auto_date_header(false) // no wall clock in the bytes
                 .serve_connection(TokioIo::new(stream), service)
@@ -40,90 +71,57 @@ pub async fn serve(ctx: ServerCtx, hold: Duration) -> turmoil::Result {
     }
 }
 
-/// Parse `client` and `after` from `/events?client=ID&after=LAST`.
-fn parse_target(req: &Request<Incoming>, clients: usize) -> Option<(usize, u64)> {
-    if req.uri().path() != "/events" {
-        return None;
-    }
-    let (mut client, mut after) = (None, None);
-    for pair in req.uri().query()?.split('&') {
-        match pair.split_once('=')? {
-            ("client", v) => client = v.parse().ok(),
-            ("after", v) => after = v.parse().ok(),
-            _ => return None,
-        }
-    }
-    Some((client.filter(|&c| c < clients)?, after?))
-}
-
-async fn answer(
-    ctx: ServerCtx,
-    hold: Duration,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn route(ctx: ServerCtx, handler: Handler, req: Request<Incoming>) -> Response<Body> {
     ctx.record().request();
-    let profile = ctx.scenario().http.headers;
-    let Some((client, after)) = parse_target(&req, ctx.feed().clients()) else {
-        ctx.record().response(true);
-        return Ok(respond(&profile, StatusCode::BAD_REQUEST, None));
+    if req.method() == Method::POST && req.uri().path() == "/messages" {
+        return receive_upstream(ctx, req).await;
+    }
+    handler(ctx, req).await
+}
+
+/// `POST /messages`: record the message's latency, answer `204`.
+async fn receive_upstream(ctx: ServerCtx, req: Request<Incoming>) -> Response<Body> {
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return respond(&ctx, StatusCode::BAD_REQUEST, &[], None),
     };
-    let feed = ctx.feed();
-    feed.ack(client, after);
-    if feed.pending(client).is_empty() && !hold.is_zero() {
-        ctx.record().parked(1);
-        let deadline = tokio::time::Instant::now() + hold;
-        while feed.pending(client).is_empty() {
-            tokio::select! {
-                biased;
-                _ = feed.changed(client) => {}
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
+    match payload::decode(&body) {
+        Some((_, _, created)) => {
+            ctx.record().upstream_received(created);
+            ctx.record().response(false);
+            respond(&ctx, StatusCode::NO_CONTENT, &[], None)
         }
-        ctx.record().parked(-1);
+        None => respond(&ctx, StatusCode::BAD_REQUEST, &[], None),
     }
-    let events = feed.pending(client);
-    ctx.record().response(events.is_empty());
-    if events.is_empty() {
-        return Ok(respond(&profile, StatusCode::NO_CONTENT, None));
-    }
-    let mut body = Vec::new();
-    for event in &events {
-        body.extend_from_slice(&feed.encode(event));
-        body.push(b'\n');
-    }
-    Ok(respond(&profile, StatusCode::OK, Some(body)))
 }
 
-fn respond(
-    profile: &crate::scenario::HeaderProfile,
-    status: StatusCode,
-    body: Option<Vec<u8>>,
-) -> Response<Full<Bytes>> {
-    let kind = body.as_ref().map(|b| (BATCH_TYPE, b.len()));
-    let headers = http_heads::response(profile, status, &[], kind);
-    let mut resp = Response::new(Full::new(Bytes::from(body.unwrap_or_default())));
-    *resp.status_mut() = status;
-    *resp.headers_mut() = headers;
-    resp
+/// The `client` number in a `?client=N&…` query, if valid for this run.
+pub fn query_param<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
-/// One client's kept-alive HTTP connection for polling.
-pub struct Poller {
+/// The client id of a request (`?client=N`), if it names a client of this run.
+pub fn client_of(ctx: &ServerCtx, req: &Request<Incoming>) -> Option<usize> {
+    query_param(req, "client")?
+        .parse()
+        .ok()
+        .filter(|&c| c < ctx.feed().clients())
+}
+
+/// One client's kept-alive HTTP/1.1 connection.
+pub struct Conn {
     ctx: ClientCtx,
-    sender: SendRequest<Empty<Bytes>>,
-    last: u64,
+    sender: SendRequest<Full<Bytes>>,
 }
 
-/// What one poll brought back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PollOutcome {
-    /// Events parsed from the response.
-    pub events: usize,
-}
-
-impl Poller {
-    /// Connect (metered, with handshake compensation) and start the HTTP/1.1 connection.
-    pub async fn connect(ctx: ClientCtx) -> io::Result<Poller> {
+impl Conn {
+    /// Connect (metered, with handshake compensation) and start HTTP/1.1.
+    pub async fn connect(ctx: &ClientCtx) -> io::Result<Conn> {
         let stream = ctx.connect().await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -131,53 +129,116 @@ impl Poller {
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
-        Ok(Poller {
-            ctx,
+        Ok(Conn {
+            ctx: ctx.clone(),
             sender,
-            last: 0,
         })
     }
 
-    /// Send one poll and hand every event in the answer to the recorder.
-    pub async fn poll(&mut self) -> io::Result<PollOutcome> {
-        let target = format!("/events?client={}&after={}", self.ctx.id(), self.last);
+    /// Send a request with the scenario's header profile; `body` is `(content type, bytes)`.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        target: &str,
+        extra: &[(&str, &str)],
+        body: Option<(&str, Bytes)>,
+    ) -> io::Result<Response<Incoming>> {
+        let kind = body.as_ref().map(|(t, b)| (*t, b.len()));
         let headers = http_heads::request(
             &self.ctx.scenario().http.headers,
-            "GET",
-            &target,
-            &[("accept", BATCH_TYPE)],
-            None,
+            method.as_str(),
+            target,
+            extra,
+            kind,
         );
-        let mut req = Request::get(target)
-            .body(Empty::new())
+        let mut req = Request::builder()
+            .method(method)
+            .uri(target)
+            .body(Full::new(body.map(|(_, b)| b).unwrap_or_default()))
             .map_err(io::Error::other)?;
         *req.headers_mut() = headers;
-        let resp = self
-            .sender
+        self.sender
             .send_request(req)
             .await
-            .map_err(io::Error::other)?;
+            .map_err(io::Error::other)
+    }
+
+    /// Whether the connection can still carry requests.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+/// A client's upstream messages: a seeded Poisson stream of payloads.
+pub struct Upstream {
+    rng: ChaCha8Rng,
+    rate: f64,
+    len: usize,
+    seq: u64,
+}
+
+impl Upstream {
+    /// The scenario's upstream stream for this client, if it has one.
+    pub fn of(ctx: &ClientCtx) -> Option<Upstream> {
+        let u = ctx.scenario().upstream.as_ref()?;
+        Some(Upstream {
+            rng: ctx.rng_for(1),
+            rate: u.rate_per_client_per_s,
+            len: u.payload_bytes as usize,
+            seq: 0,
+        })
+    }
+
+    /// Time until the next message (exponential, whole milliseconds, at least 1).
+    pub fn next_gap(&mut self) -> Duration {
+        let u: f64 = self.rng.random();
+        let s = -(1.0 - u).ln() / self.rate;
+        Duration::from_millis(((s * 1000.0).ceil() as u64).max(1))
+    }
+
+    /// The next message, created now.
+    pub fn next_message(&mut self) -> Bytes {
+        self.seq += 1;
+        payload::encode(self.seq, "upstream", now_ms(), self.len)
+    }
+}
+
+/// Start [`post_upstream`] as a task of its own; a failure is recorded as a client failure.
+pub fn spawn_upstream(ctx: &ClientCtx) {
+    if ctx.scenario().upstream.is_none() {
+        return;
+    }
+    let ctx = ctx.clone();
+    tokio::task::spawn_local(async move {
+        if let Err(e) = post_upstream(ctx.clone()).await {
+            ctx.record()
+                .client_failed(format!("client {} upstream: {e}", ctx.id()));
+        }
+    });
+}
+
+/// Send the client's upstream messages as `POST /messages` on their own connection, until the
+/// run closes. Does nothing if the scenario has no `[upstream]`.
+pub async fn post_upstream(ctx: ClientCtx) -> io::Result<()> {
+    let Some(mut upstream) = Upstream::of(&ctx) else {
+        return Ok(());
+    };
+    let mut conn = Conn::connect(&ctx).await?;
+    let target = format!("/messages?client={}", ctx.id());
+    loop {
+        tokio::select! {
+            biased;
+            _ = ctx.closing() => return Ok(()),
+            _ = tokio::time::sleep(upstream.next_gap()) => {}
+        }
+        let msg = upstream.next_message();
+        let resp = conn
+            .send(Method::POST, &target, &[], Some(("application/json", msg)))
+            .await?;
         let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(io::Error::other)?
-            .to_bytes();
-        match status {
-            StatusCode::NO_CONTENT => Ok(PollOutcome { events: 0 }),
-            StatusCode::OK => {
-                let mut events = 0;
-                for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                    self.last = self.ctx.deliver(line)?;
-                    events += 1;
-                }
-                Ok(PollOutcome { events })
-            }
-            other => Err(io::Error::other(format!(
-                "client {}: unexpected status {other}",
-                self.ctx.id()
-            ))),
+        resp.into_body().collect().await.map_err(io::Error::other)?;
+        if status != StatusCode::NO_CONTENT {
+            return Err(io::Error::other(format!("upstream POST answered {status}")));
         }
     }
 }

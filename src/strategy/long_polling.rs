@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::http::{serve, Poller};
+use super::polling::{serve, Poller};
 use super::{
     check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
     Strategy,
@@ -89,10 +89,9 @@ impl Strategy for LongPolling {
 
     fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(async move {
-            let mut poller = Poller::connect(ctx).await?;
-            loop {
-                poller.poll().await?;
-            }
+            let poller = Poller::connect(ctx).await?;
+            poller.run_until_closing(|| None).await?;
+            Ok(())
         })
     }
 }

@@ -21,8 +21,9 @@
 //! `mod <name>;` below and `&<name>::Name` to [`ALL`]. The registry-wide tests
 //! (`tests/registry.rs`) then check it delivers every event exactly once and deterministically.
 
-mod http;
+pub mod http;
 mod long_polling;
+mod polling;
 mod short_polling;
 
 use std::cell::RefMut;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 pub use long_polling::LongPolling;
 pub use short_polling::ShortPolling;
@@ -77,6 +79,12 @@ pub trait Strategy: Sync {
     /// The longest period of the strategy (a poll interval, a hold timeout): the run goes on
     /// this long plus 10 s after the last event, to deliver what is in flight.
     fn longest_period(&self, settings: &Settings) -> Duration;
+
+    /// Bound the per-client mailboxes to this many events (an SSE replay history); `None`
+    /// keeps every event until the client acknowledges it.
+    fn history(&self, _settings: &Settings) -> Option<usize> {
+        None
+    }
 
     /// The server: runs on the server host for the whole simulation.
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result>;
@@ -147,6 +155,13 @@ pub struct ServerCtx {
     pub(crate) rec: RecorderHandle,
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
+    pub(crate) closing: watch::Receiver<bool>,
+}
+
+/// Resolves once the run is over and connections should be closed.
+async fn wait_closing(mut rx: watch::Receiver<bool>) {
+    // an error means the harness is gone: the run is over too
+    let _ = rx.wait_for(|closing| *closing).await;
 }
 
 impl ServerCtx {
@@ -177,6 +192,13 @@ impl ServerCtx {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
+
+    /// Resolves when the run is over: every event is delivered (or the grace period passed).
+    /// The server should then close its connections (a WebSocket close handshake, the end of
+    /// an event stream); the harness keeps the simulation going briefly so that can happen.
+    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
+        wait_closing(self.closing.clone())
+    }
 }
 
 /// What one client may use.
@@ -186,6 +208,7 @@ pub struct ClientCtx {
     pub(crate) rec: RecorderHandle,
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
+    pub(crate) closing: watch::Receiver<bool>,
 }
 
 impl ClientCtx {
@@ -215,17 +238,20 @@ impl ClientCtx {
 
     /// Hand over one event payload parsed from the wire; returns its id.
     pub fn deliver(&self, payload: &[u8]) -> io::Result<u64> {
-        let (id, created) = crate::protocol::payload::decode(payload).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "client {}: not an event payload: {:?}",
-                    self.id,
-                    String::from_utf8_lossy(payload)
-                ),
-            )
-        })?;
-        self.rec.borrow_mut().delivered(self.id, id, created);
+        let (id, event_type, created) =
+            crate::protocol::payload::decode(payload).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "client {}: not an event payload: {:?}",
+                        self.id,
+                        String::from_utf8_lossy(payload)
+                    ),
+                )
+            })?;
+        self.rec
+            .borrow_mut()
+            .delivered(self.id, id, event_type, created);
         Ok(id)
     }
 
@@ -244,12 +270,18 @@ impl ClientCtx {
         &self.settings
     }
 
+    /// Resolves when the run is over (see [`ServerCtx::closing`]); a client should stop.
+    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
+        wait_closing(self.closing.clone())
+    }
+
     /// A random generator for this client, seeded from the scenario seed and the client id.
     pub fn rng(&self) -> ChaCha8Rng {
         self.rng_for(0)
     }
 
-    fn rng_for(&self, salt: u64) -> ChaCha8Rng {
+    /// Independent random streams of this client, one per `salt`.
+    pub(crate) fn rng_for(&self, salt: u64) -> ChaCha8Rng {
         let mut rng = ChaCha8Rng::seed_from_u64(self.scenario.seed);
         rng.set_stream(((self.id as u64) << 32) ^ salt);
         rng

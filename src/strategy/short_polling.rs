@@ -31,8 +31,9 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::time::Instant;
 
-use super::http::{serve, Poller};
+use super::polling::{serve, Poller};
 use super::{
     check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
     Strategy,
@@ -96,21 +97,35 @@ impl Strategy for ShortPolling {
         Box::pin(async move {
             let s: ShortPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;
             let interval = Duration::from_millis((s.interval_s * 1000.0).round() as u64);
-            let mut poller = Poller::connect(ctx).await?;
+            let poller = Poller::connect(ctx).await?;
             match s.timer {
                 Timer::FixedRate => {
-                    let mut ticks = tokio::time::interval(interval);
-                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                    loop {
-                        ticks.tick().await;
-                        poller.poll().await?;
-                    }
+                    // poll k goes out at start + k·I; a slot already past is skipped
+                    let start = Instant::now();
+                    let mut k = 0u32;
+                    poller
+                        .run_until_closing(move || {
+                            let now = Instant::now();
+                            let mut at = start + interval * k;
+                            while at < now {
+                                k += 1;
+                                at = start + interval * k;
+                            }
+                            k += 1;
+                            (at > now).then(|| tokio::time::sleep_until(at))
+                        })
+                        .await?
                 }
-                Timer::AfterResponse => loop {
-                    poller.poll().await?;
-                    tokio::time::sleep(interval).await;
-                },
+                Timer::AfterResponse => {
+                    let mut first = true;
+                    poller
+                        .run_until_closing(move || {
+                            (!std::mem::take(&mut first)).then(|| tokio::time::sleep(interval))
+                        })
+                        .await?
+                }
             }
+            Ok(())
         })
     }
 }

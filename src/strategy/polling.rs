@@ -1,0 +1,132 @@
+//! What short and long polling share: the server's answer to
+//! `GET /events?client=ID&after=LAST` (hold it up to `hold` while nothing is pending), and the
+//! client's [`Poller`].
+//!
+//! `after` acknowledges every event up to that id, so the server forgets them; events stay in
+//! the mailbox until acknowledged, so nothing is lost when a response is. The response is a
+//! `200` whose body is one payload per line (`application/x-ndjson`), or a `204 No Content`.
+
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ::http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::http::{self, client_of, query_param, respond, Body, Conn, Handler};
+use super::{ClientCtx, ServerCtx};
+
+/// Content type of a batch of events, one JSON payload per line.
+pub const BATCH_TYPE: &str = "application/x-ndjson";
+
+/// Serve polls (and upstream messages) until the simulation ends. `hold` = zero answers at
+/// once (short polling).
+pub async fn serve(ctx: ServerCtx, hold: Duration) -> turmoil::Result {
+    let handler: Handler = Rc::new(move |ctx, req| Box::pin(answer(ctx, hold, req)));
+    http::serve(ctx, handler).await
+}
+
+async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Response<Body> {
+    let after = query_param(&req, "after").and_then(|a| a.parse::<u64>().ok());
+    let (Some(client), Some(after), "/events") = (client_of(&ctx, &req), after, req.uri().path())
+    else {
+        ctx.record().response(true);
+        return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
+    };
+    let feed = ctx.feed().clone();
+    feed.ack(client, after);
+    if feed.pending(client).is_empty() && !hold.is_zero() {
+        ctx.record().parked(1);
+        let deadline = tokio::time::Instant::now() + hold;
+        while feed.pending(client).is_empty() {
+            tokio::select! {
+                biased;
+                _ = ctx.closing() => break,
+                _ = feed.changed(client) => {}
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        ctx.record().parked(-1);
+    }
+    let events = feed.pending(client);
+    ctx.record().response(events.is_empty());
+    if events.is_empty() {
+        return respond(&ctx, StatusCode::NO_CONTENT, &[], None);
+    }
+    let mut body = Vec::new();
+    for event in &events {
+        body.extend_from_slice(&feed.encode(event));
+        body.push(b'\n');
+    }
+    respond(&ctx, StatusCode::OK, &[], Some((BATCH_TYPE, body)))
+}
+
+/// One client's polling connection.
+pub struct Poller {
+    ctx: ClientCtx,
+    conn: Conn,
+    last: u64,
+}
+
+impl Poller {
+    /// Connect and get ready to poll.
+    pub async fn connect(ctx: ClientCtx) -> io::Result<Poller> {
+        let conn = Conn::connect(&ctx).await?;
+        Ok(Poller { ctx, conn, last: 0 })
+    }
+
+    /// Send one poll and hand every event in the answer to the recorder; returns how many.
+    pub async fn poll(&mut self) -> io::Result<usize> {
+        let target = format!("/events?client={}&after={}", self.ctx.id(), self.last);
+        let resp = self
+            .conn
+            .send(Method::GET, &target, &[("accept", BATCH_TYPE)], None)
+            .await?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        match status {
+            StatusCode::NO_CONTENT => Ok(0),
+            StatusCode::OK => {
+                let mut events = 0;
+                for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    self.last = self.ctx.deliver(line)?;
+                    events += 1;
+                }
+                Ok(events)
+            }
+            other => Err(io::Error::other(format!(
+                "client {}: unexpected status {other}",
+                self.ctx.id()
+            ))),
+        }
+    }
+
+    /// Poll in a loop, waiting `pause()` before each poll, until the run closes.
+    pub async fn run_until_closing(
+        mut self,
+        mut pause: impl FnMut() -> Option<tokio::time::Sleep>,
+    ) -> io::Result<()> {
+        let ctx = self.ctx.clone();
+        http::spawn_upstream(&ctx);
+        loop {
+            if let Some(sleep) = pause() {
+                tokio::select! {
+                    biased;
+                    _ = ctx.closing() => return Ok(()),
+                    _ = sleep => {}
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = ctx.closing() => return Ok(()),
+                r = self.poll() => { r?; }
+            }
+        }
+    }
+}
