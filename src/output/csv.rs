@@ -4,6 +4,7 @@
 //! - `summary.csv`: one row per strategy ([`crate::metrics::SummaryRow`]).
 //! - `timeseries.csv`: one row per strategy per simulated second.
 //! - `latency.csv`: `strategy,latency_ms,count`, 1 ms buckets (only non-empty ones).
+//! - `events_by_type.csv`: `strategy,event_type,delivered`.
 
 use std::fs;
 use std::io::Write;
@@ -16,7 +17,12 @@ use crate::metrics::SecondRow;
 use crate::RunResult;
 
 /// Names of the files [`write_all`] writes.
-pub const FILES: [&str; 3] = ["summary.csv", "timeseries.csv", "latency.csv"];
+pub const FILES: [&str; 4] = [
+    "summary.csv",
+    "timeseries.csv",
+    "latency.csv",
+    "events_by_type.csv",
+];
 
 /// A row of `timeseries.csv` (the csv crate cannot flatten, so the columns are spelled out).
 #[derive(Serialize)]
@@ -48,6 +54,13 @@ impl<'a> TimeseriesRow<'a> {
             app_bytes_down: r.app_bytes_down,
         }
     }
+}
+
+#[derive(Serialize)]
+struct TypeRow<'a> {
+    strategy: &'a str,
+    event_type: &'a str,
+    delivered: u64,
 }
 
 #[derive(Serialize)]
@@ -86,10 +99,18 @@ pub fn render(results: &[RunResult]) -> anyhow::Result<Vec<(&'static str, Vec<u8
                 count,
             })
     }))?;
+    let by_type = to_csv(results.iter().flat_map(|r| {
+        r.delivered_by_type.iter().map(|(t, n)| TypeRow {
+            strategy: &r.strategy,
+            event_type: t,
+            delivered: *n,
+        })
+    }))?;
     Ok(vec![
         (FILES[0], summary),
         (FILES[1], timeseries),
         (FILES[2], latency),
+        (FILES[3], by_type),
     ])
 }
 

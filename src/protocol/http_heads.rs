@@ -109,8 +109,11 @@ pub fn request(
     match profile {
         HeaderProfile::Minimal => {}
         HeaderProfile::Browser => {
+            // the protocol's own fields win (a WebSocket upgrade's `connection: Upgrade`)
             for (n, v) in BROWSER_REQUEST {
-                insert(&mut map, n, v);
+                if !map.contains_key(*n) {
+                    insert(&mut map, n, v);
+                }
             }
         }
         HeaderProfile::Padded { request_bytes, .. } => {
@@ -130,7 +133,9 @@ pub fn response(
     let mut map = HeaderMap::new();
     if let HeaderProfile::Browser = profile {
         for (n, v) in BROWSER_RESPONSE {
-            insert(&mut map, n, v);
+            if !extra.iter().any(|(e, _)| e == n) {
+                insert(&mut map, n, v);
+            }
         }
     }
     for (n, v) in extra {

@@ -26,7 +26,7 @@ pub use meter::{Listener, Metered};
 
 use crate::metrics::{Recorder, SecondRow, SummaryRow};
 use crate::scenario::Scenario;
-use crate::strategy::{ClientCtx, ServerCtx, Settings, Strategy};
+use crate::strategy::{ClientCtx, Closing, ServerCtx, Settings, Strategy};
 
 /// The simulation's fixed epoch: 2024-01-01T00:00:00Z (never "now").
 pub const EPOCH_UNIX_S: u64 = 1_704_067_200;
@@ -42,7 +42,9 @@ pub struct RunResult {
     pub seconds: Vec<SecondRow>,
     /// `latency[ms]` = events created in the window that took `ms` to arrive.
     pub latency: Vec<u64>,
-    /// Simulated milliseconds the run lasted (events, then delivery of the last ones).
+    /// Deliveries per event type, in the order of the scenario's `events.types`.
+    pub delivered_by_type: Vec<(String, u64)>,
+    /// Simulated milliseconds the run lasted (events, delivery of the last ones, closing).
     pub simulated_ms: u64,
 }
 
@@ -84,7 +86,7 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         .build();
 
     let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
-    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let closing = Rc::new(Closing::default());
 
     let server_ctx = {
         let feed = Feed::new(scenario, strategy.history(&settings), rec.clone());
@@ -140,7 +142,8 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
 
     // Run until every event is delivered (or the grace period ends), then signal closing and
     // give the strategies a little simulated time to close connections cleanly.
-    let close_for_ms = 1_000 + 4 * lat.max_ms;
+    let close_for_ms =
+        1_000 + 4 * lat.max_ms + strategy.longest_period(&settings).as_millis() as u64;
     let mut closing_since = None;
     let now = loop {
         sim.step()
@@ -155,7 +158,7 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
                 let done = now >= duration_ms && rec.borrow().all_delivered();
                 if done || now >= end_ms {
                     closing_since = Some(now);
-                    closing_tx.send_replace(true);
+                    closing.raise();
                 }
             }
             Some(since) => {
@@ -182,6 +185,7 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         summary: rec.summary(strategy.id(), n as u64),
         seconds: rec.seconds().to_vec(),
         latency: rec.latency_counts().to_vec(),
+        delivered_by_type: rec.delivered_by_type(),
         simulated_ms: now,
     })
 }

@@ -25,6 +25,8 @@ pub mod http;
 mod long_polling;
 mod polling;
 mod short_polling;
+mod sse;
+mod websocket;
 
 use std::cell::RefMut;
 use std::future::Future;
@@ -36,10 +38,13 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use std::cell::Cell;
+use tokio::sync::Notify;
 
 pub use long_polling::LongPolling;
 pub use short_polling::ShortPolling;
+pub use sse::Sse;
+pub use websocket::WebSocket;
 
 use crate::metrics::{now_ms, Recorder, RecorderHandle};
 use crate::scenario::Scenario;
@@ -49,7 +54,7 @@ use crate::sim::{Feed, Listener, Metered};
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// Every built-in strategy, in the order tables and charts list them.
-pub const ALL: &[&dyn Strategy] = &[&ShortPolling, &LongPolling];
+pub const ALL: &[&dyn Strategy] = &[&ShortPolling, &LongPolling, &WebSocket, &Sse];
 
 /// Look a strategy up by id.
 pub fn find(id: &str) -> Option<&'static dyn Strategy> {
@@ -155,13 +160,40 @@ pub struct ServerCtx {
     pub(crate) rec: RecorderHandle,
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
-    pub(crate) closing: watch::Receiver<bool>,
+    pub(crate) closing: Rc<Closing>,
+}
+
+/// The end-of-run signal the harness raises once (see [`ServerCtx::closing`]).
+///
+/// Not a `tokio::sync::watch`: its waiters are spread over shards chosen by tokio's
+/// thread-local RNG, so tasks would wake in an order that differs from run to run.
+#[derive(Default)]
+pub struct Closing {
+    raised: Cell<bool>,
+    notify: Notify,
+}
+
+impl Closing {
+    /// Raise the signal: every waiter wakes.
+    pub fn raise(&self) {
+        self.raised.set(true);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the signal is raised.
+    pub fn is_raised(&self) -> bool {
+        self.raised.get()
+    }
 }
 
 /// Resolves once the run is over and connections should be closed.
-async fn wait_closing(mut rx: watch::Receiver<bool>) {
-    // an error means the harness is gone: the run is over too
-    let _ = rx.wait_for(|closing| *closing).await;
+async fn wait_closing(closing: Rc<Closing>) {
+    let notified = closing.notify.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable(); // registered before the check: no wake-up can be missed
+    if !closing.is_raised() {
+        notified.await;
+    }
 }
 
 impl ServerCtx {
@@ -199,6 +231,11 @@ impl ServerCtx {
     pub fn closing(&self) -> impl Future<Output = ()> + 'static {
         wait_closing(self.closing.clone())
     }
+
+    /// Whether the run is closing now.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_raised()
+    }
 }
 
 /// What one client may use.
@@ -208,7 +245,7 @@ pub struct ClientCtx {
     pub(crate) rec: RecorderHandle,
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
-    pub(crate) closing: watch::Receiver<bool>,
+    pub(crate) closing: Rc<Closing>,
 }
 
 impl ClientCtx {

@@ -1,0 +1,317 @@
+//! # Server-Sent Events (`sse`)
+//!
+//! ## What it is
+//! The client sends one `GET` with `Accept: text/event-stream`; the server answers `200` and
+//! never finishes the body: it writes each event into it as it happens (WHATWG HTML §9.2).
+//! Plain HTTP, one direction (server → client); the browser's `EventSource` reconnects by
+//! itself and tells the server where it left off.
+//!
+//! ## How it works
+//! ```text
+//! client                                         server
+//!   |── GET /events?client=7 ─────────────────────►|
+//!   |   Accept: text/event-stream                  |
+//!   |◄── 200, Content-Type: text/event-stream ─────|   (chunked body, kept open)
+//!   |◄── retry: 3000 ──────────────────────────────|
+//!   |◄── id: 41 / event: price / data: {...} ──────|   event created → written at once
+//!   |◄── : ────────────────────────────────────────|   comment keep-alive, every heartbeat_s
+//!   |◄── (end of body) ────────────────────────────|   the server ends the stream
+//!   |        … waits the reconnection time …       |
+//!   |── GET, Last-Event-ID: 41 ───────────────────►|   replays what came after 41
+//!   |◄── 204 No Content ───────────────────────────|   (at the end of the run: stop reconnecting)
+//! ```
+//!
+//! ## Trade-offs
+//! Push latency (d) over ordinary HTTP — proxies, auth and compression all work — with
+//! resumption built in (`Last-Event-ID`) and small framing (`id:`, `data:` lines, chunk
+//! sizes). But it is one-way: upstream messages need separate `POST`s. Each stream holds a
+//! connection (and browsers allow only 6 per origin over HTTP/1.1); the server must keep a
+//! replay history, and events older than it are lost after a long disconnection.
+//!
+//! ## What to watch in the charts
+//! Open connections = N; latency flat at d except events created during a reconnection gap,
+//! which wait up to the reconnection time; bytes per event = payload + `id`/`event`/`data`
+//! lines + chunk framing; heartbeat comments cost N × 8 bytes per `heartbeat_s` (`:\n\n` in a chunk).
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ::http::{Method, Request, Response, StatusCode};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::http::{self, client_of, respond, Body, Conn, Handler};
+use super::{
+    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
+    Strategy,
+};
+use crate::protocol::sse::{encode_comment, encode_event, encode_retry, Parser};
+
+/// Server-Sent Events: a never-ending HTTP response the server writes events into.
+pub struct Sse;
+
+/// The content type of an event stream.
+pub const EVENT_STREAM: &str = "text/event-stream";
+
+/// `[sse]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseSettings {
+    /// Reconnection time the server announces with `retry:` (Chromium's default is 3,000 ms).
+    #[serde(default = "default_retry")]
+    pub retry_ms: u64,
+    /// Seconds between comment keep-alives (`:\n\n`).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_s: f64,
+    /// Events the server keeps per client to replay after a reconnection.
+    #[serde(default = "default_history")]
+    pub history_events: u64,
+    /// If set, the server ends every stream after this many seconds (as servers do to shed or
+    /// rebalance connections); the client reconnects with `Last-Event-ID`.
+    pub stream_max_s: Option<f64>,
+}
+
+fn default_retry() -> u64 {
+    3000
+}
+fn default_heartbeat() -> f64 {
+    15.0
+}
+fn default_history() -> u64 {
+    1000
+}
+
+impl Strategy for Sse {
+    fn id(&self) -> &'static str {
+        "sse"
+    }
+
+    fn summary(&self) -> &'static str {
+        "one long-lived GET whose body is a text/event-stream; reconnects with Last-Event-ID"
+    }
+
+    fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
+        let s: SseSettings = settings.parse()?;
+        if !(1..=3_600_000).contains(&s.retry_ms) {
+            return Err(SettingsError {
+                field: "retry_ms".into(),
+                message: format!("{} is not allowed; use 1 to 3600000 ms", s.retry_ms),
+            });
+        }
+        if !(1..=1_000_000).contains(&s.history_events) {
+            return Err(SettingsError {
+                field: "history_events".into(),
+                message: format!("{} is not allowed; use 1 to 1000000", s.history_events),
+            });
+        }
+        check_seconds("heartbeat_s", s.heartbeat_s, 0.001, 3600.0)?;
+        match s.stream_max_s {
+            Some(m) => check_seconds("stream_max_s", m, 0.001, 86_400.0),
+            None => Ok(()),
+        }
+    }
+
+    fn longest_period(&self, settings: &Settings) -> Duration {
+        // events created while a client reconnects wait up to the reconnection time
+        settings
+            .parse::<SseSettings>()
+            .map_or(Duration::ZERO, |s| Duration::from_millis(s.retry_ms))
+    }
+
+    fn history(&self, settings: &Settings) -> Option<usize> {
+        settings
+            .parse::<SseSettings>()
+            .ok()
+            .map(|s| s.history_events as usize)
+    }
+
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+        Box::pin(async move {
+            let s: SseSettings = ctx.settings().parse().map_err(|e| e.message)?;
+            let handler: Handler =
+                Rc::new(move |ctx, req| Box::pin(open_stream(ctx, s.clone(), req)));
+            http::serve(ctx, handler).await
+        })
+    }
+
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+        Box::pin(async move {
+            http::spawn_upstream(&ctx);
+            client(ctx).await?;
+            Ok(())
+        })
+    }
+}
+
+/// A response body fed by a channel: each message becomes one HTTP chunk.
+struct EventStreamBody(mpsc::UnboundedReceiver<Bytes>);
+
+impl hyper::body::Body for EventStreamBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|m| m.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// `GET /events?client=N`: answer `200` with a stream, or `204` once the run is closing.
+async fn open_stream(ctx: ServerCtx, s: SseSettings, req: Request<Incoming>) -> Response<Body> {
+    let accepts = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(EVENT_STREAM));
+    let Some(client) = client_of(&ctx, &req).filter(|_| accepts && req.uri().path() == "/events")
+    else {
+        ctx.record().response(true);
+        return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
+    };
+    if ctx.is_closing() {
+        ctx.record().response(true);
+        return respond(&ctx, StatusCode::NO_CONTENT, &[], None); // stop reconnecting
+    }
+    let last: u64 = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    ctx.feed().ack(client, last); // the client has everything up to its Last-Event-ID
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::task::spawn_local(pump(ctx.clone(), s, client, last, tx));
+    ctx.record().response(false);
+    let headers = crate::protocol::http_heads::response(
+        &ctx.scenario().http.headers,
+        StatusCode::OK,
+        &[
+            ("content-type", EVENT_STREAM),
+            ("cache-control", "no-cache"),
+            // hyper adds this for a body of unknown length; naming it keeps head sizes exact
+            ("transfer-encoding", "chunked"),
+        ],
+        None,
+    );
+    let mut resp = Response::new(EventStreamBody(rx).boxed_unsync());
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// Write the stream: `retry:` once, then every event after `cursor` as it comes, comment
+/// keep-alives, until the run closes or `stream_max_s` passes (dropping `tx` ends the body).
+async fn pump(
+    ctx: ServerCtx,
+    s: SseSettings,
+    client: usize,
+    mut cursor: u64,
+    tx: mpsc::UnboundedSender<Bytes>,
+) {
+    let feed = ctx.feed().clone();
+    let beat = Duration::from_millis((s.heartbeat_s * 1000.0).round() as u64);
+    let mut beats = tokio::time::interval_at(Instant::now() + beat, beat);
+    let end = s
+        .stream_max_s
+        .map(|m| Instant::now() + Duration::from_millis((m * 1000.0).round() as u64));
+    if tx.send(encode_retry(s.retry_ms).into()).is_err() {
+        return;
+    }
+    loop {
+        for event in feed.pending_after(client, cursor) {
+            let payload = feed.encode(&event);
+            let data = String::from_utf8_lossy(&payload);
+            let id = event.id.to_string();
+            let record = encode_event(Some(&id), Some(feed.type_name(&event)), &data);
+            if tx.send(record.into()).is_err() {
+                return; // the client went away
+            }
+            cursor = event.id;
+        }
+        tokio::select! {
+            biased;
+            _ = ctx.closing() => return,
+            _ = sleep_until_opt(end) => return,
+            _ = feed.changed(client) => {}
+            _ = beats.tick() => {
+                if tx.send(encode_comment("").into()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An `EventSource`: open the stream, parse it, dispatch events to the listeners of the
+/// scenario's event types, and reconnect with `Last-Event-ID` after the reconnection time
+/// whenever the stream ends; stop on `204`, fail on any other status or content type.
+async fn client(ctx: ClientCtx) -> io::Result<()> {
+    let listeners = ctx.scenario().events.types.clone();
+    let mut parser = Parser::new();
+    let mut retry = Duration::from_millis(3000); // Chromium's default until `retry:` says otherwise
+    let mut conn: Option<Conn> = None;
+    let target = format!("/events?client={}", ctx.id());
+    loop {
+        if conn.as_ref().is_none_or(Conn::is_closed) {
+            conn = Some(Conn::connect(&ctx).await?);
+        }
+        let c = conn.as_mut().expect("connected above");
+        let last = parser.last_event_id().to_string();
+        let mut extra = vec![("accept", EVENT_STREAM), ("cache-control", "no-cache")];
+        if !last.is_empty() {
+            extra.push(("last-event-id", last.as_str()));
+        }
+        match c.send(Method::GET, &target, &extra, None).await {
+            Err(_) => conn = None, // broken connection: reconnect after the reconnection time
+            Ok(resp) => {
+                let kind = resp.headers().get("content-type").cloned();
+                match resp.status() {
+                    StatusCode::NO_CONTENT => return Ok(()),
+                    StatusCode::OK if kind.as_ref().is_some_and(|k| k == EVENT_STREAM) => {}
+                    other => {
+                        return Err(io::Error::other(format!(
+                            "client {}: event stream answered {other} ({kind:?}); EventSource fails without retrying",
+                            ctx.id()
+                        )))
+                    }
+                }
+                parser.reset_stream();
+                let mut body = resp.into_body();
+                while let Some(frame) = body.frame().await {
+                    let Ok(frame) = frame else {
+                        conn = None;
+                        break;
+                    };
+                    let Some(data) = frame.data_ref() else {
+                        continue;
+                    };
+                    for event in parser.feed(data) {
+                        if listeners.contains(&event.event_type) {
+                            ctx.deliver(event.data.as_bytes())?;
+                        }
+                    }
+                }
+                if let Some(ms) = parser.retry() {
+                    retry = Duration::from_millis(ms);
+                }
+            }
+        }
+        tokio::time::sleep(retry).await;
+    }
+}

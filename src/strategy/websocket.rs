@@ -1,0 +1,291 @@
+//! # WebSockets (`websocket`)
+//!
+//! ## What it is
+//! One HTTP/1.1 request upgrades the connection (RFC 6455); from then on both sides send
+//! frames whenever they like, on the same TCP connection, until one side closes it.
+//!
+//! ## How it works
+//! ```text
+//! client                                            server
+//!   |── GET /events?client=7, Upgrade: websocket ──────►|
+//!   |   Sec-WebSocket-Key: <base64 of 16 bytes>         |
+//!   |◄──── 101 Switching Protocols, Sec-WebSocket-Accept ─|
+//!   |◄──────────────── text frame: event 1 (unmasked) ───|   event created → pushed at once
+//!   |── text frame: upstream message (masked) ─────────►|   (chat, acks: same connection)
+//!   |◄───────────────────────────────────────── ping ───|   every ping_interval_s
+//!   |── pong (masked) ─────────────────────────────────►|   none within pong_timeout_s → drop
+//!   |◄───────────────────────────────── close 1000 ─────|   end of run: server starts closing
+//!   |── close 1000 (masked) ───────────────────────────►|
+//! ```
+//! Frame sizes (RFC 6455 §5.2): a 2-byte header for payloads ≤ 125 bytes, 4 up to 65,535, 10
+//! above; client frames add a 4-byte masking key.
+//!
+//! ## Trade-offs
+//! Lowest latency (one transit, d) and the least overhead per event (2–10 bytes of framing),
+//! full duplex, so upstream messages need no new request. But every client holds a connection
+//! for its whole session (server memory, load balancers that must support upgrades, sticky
+//! routing), heartbeats cost traffic even when idle, and reconnection is the application's job.
+//!
+//! ## What to watch in the charts
+//! Requests/s is near zero after the handshakes; open connections = N throughout; latency is
+//! flat at d; bytes per event ≈ payload + 2 (+ heartbeat traffic N × 8 bytes per ping interval).
+//!
+//! Built on tokio-tungstenite: the server accepts with tungstenite (its 101 response carries
+//! the scenario's header profile), the client sends a request with a key derived from the seed
+//! and its id. Client frame masks are random (tungstenite's own RNG): their bytes differ from
+//! run to run, their lengths do not, so every count stays deterministic.
+
+use std::cell::Cell;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use ::http::{HeaderValue, StatusCode};
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use rand::RngCore;
+use serde::Deserialize;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::http::Upstream;
+use super::{
+    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
+    Strategy,
+};
+use crate::protocol::{http_heads, payload};
+use crate::sim::Metered;
+
+/// WebSockets: one upgraded connection per client, events pushed as frames.
+pub struct WebSocket;
+
+/// `[websocket]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketSettings {
+    /// Seconds between the server's pings.
+    #[serde(default = "default_ping")]
+    pub ping_interval_s: f64,
+    /// A client that has not answered a ping for this long is dropped.
+    #[serde(default = "default_pong_timeout")]
+    pub pong_timeout_s: f64,
+    /// Send events as binary frames instead of text frames (same size on the wire).
+    #[serde(default)]
+    pub binary: bool,
+}
+
+fn default_ping() -> f64 {
+    25.0
+}
+fn default_pong_timeout() -> f64 {
+    20.0
+}
+
+/// Small per-connection buffers: tungstenite's default 128 KiB read buffer is zeroed on every
+/// read and cost ~7× the memory at 10,000 clients (facts.md).
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4096)
+}
+
+impl Strategy for WebSocket {
+    fn id(&self) -> &'static str {
+        "websocket"
+    }
+
+    fn summary(&self) -> &'static str {
+        "one upgraded connection per client; events pushed as frames; ping/pong; close handshake"
+    }
+
+    fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
+        let s: WebSocketSettings = settings.parse()?;
+        check_seconds("ping_interval_s", s.ping_interval_s, 0.001, 3600.0)?;
+        check_seconds("pong_timeout_s", s.pong_timeout_s, 0.001, 3600.0)
+    }
+
+    fn longest_period(&self, _settings: &Settings) -> Duration {
+        Duration::ZERO // pushes at once
+    }
+
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+        Box::pin(async move {
+            let s: WebSocketSettings = ctx.settings().parse().map_err(|e| e.message)?;
+            let listener = ctx.listen().await?;
+            loop {
+                let stream = listener.accept().await?;
+                tokio::task::spawn_local(session(ctx.clone(), s.clone(), stream));
+            }
+        })
+    }
+
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+        Box::pin(async move {
+            let s: WebSocketSettings = ctx.settings().parse().map_err(|e| e.message)?;
+            client(ctx, s).await?;
+            Ok(())
+        })
+    }
+}
+
+fn ms(s: f64) -> Duration {
+    Duration::from_millis((s * 1000.0).round() as u64)
+}
+
+/// Accept the upgrade: answer 101 with the scenario's header profile, learn the client id.
+async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStream<Metered>)> {
+    let client = Rc::new(Cell::new(None));
+    let seen = client.clone();
+    let clients = ctx.feed().clients();
+    let profile = ctx.scenario().http.headers;
+    let callback = move |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        let id = req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("client="))
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&c| c < clients);
+        let Some(id) = id else {
+            let mut err = ErrorResponse::new(Some("unknown client".into()));
+            *err.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(err);
+        };
+        seen.set(Some(id));
+        let accept = resp.headers().get("sec-websocket-accept").cloned();
+        let accept = accept.unwrap_or(HeaderValue::from_static(""));
+        let extra = [
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-accept", accept.to_str().unwrap_or("")),
+        ];
+        *resp.headers_mut() =
+            http_heads::response(&profile, StatusCode::SWITCHING_PROTOCOLS, &extra, None);
+        Ok(resp)
+    };
+    ctx.record().request();
+    let ws =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config())).await;
+    ctx.record().response(false);
+    Some((client.get()?, ws.ok()?))
+}
+
+/// One client's connection on the server: push events, ping, read upstream frames, close.
+async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
+    let Some((client, mut ws)) = accept(&ctx, stream).await else {
+        return;
+    };
+    let feed = ctx.feed().clone();
+    let mut pings = tokio::time::interval_at(
+        Instant::now() + ms(s.ping_interval_s),
+        ms(s.ping_interval_s),
+    );
+    let mut unanswered_since: Option<Instant> = None;
+    loop {
+        let pending = feed.pending(client);
+        if let Some(last) = pending.last() {
+            for event in &pending {
+                let p = feed.encode(event);
+                let msg = if s.binary {
+                    Message::binary(p)
+                } else {
+                    Message::text(String::from_utf8_lossy(&p).into_owned())
+                };
+                if ws.feed(msg).await.is_err() {
+                    return;
+                }
+            }
+            if ws.flush().await.is_err() {
+                return;
+            }
+            feed.ack(client, last.id); // TCP delivers in order; nothing to resend
+        }
+        let pong_deadline = unanswered_since.map(|t| t + ms(s.pong_timeout_s));
+        tokio::select! {
+            biased;
+            _ = ctx.closing() => {
+                let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                if ws.close(Some(frame)).await.is_ok() {
+                    // read until the client's close frame completes the handshake
+                    while let Some(Ok(_)) = ws.next().await {}
+                }
+                return;
+            }
+            _ = sleep_until_opt(pong_deadline) => return, // unresponsive: drop the connection
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Pong(_))) => unanswered_since = None,
+                Some(Ok(Message::Text(t))) => upstream(&ctx, t.as_bytes()),
+                Some(Ok(Message::Binary(b))) => upstream(&ctx, &b),
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return,
+            },
+            _ = feed.changed(client) => {}
+            _ = pings.tick() => {
+                if ws.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+                unanswered_since.get_or_insert(Instant::now());
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn upstream(ctx: &ServerCtx, bytes: &[u8]) {
+    if let Some((_, _, created)) = payload::decode(bytes) {
+        ctx.record().upstream_received(created);
+    }
+}
+
+/// The client: upgrade, then read frames (tungstenite answers pings and the close frame) and
+/// send upstream messages on the same connection.
+async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
+    let stream = ctx.connect().await?;
+    let mut key = [0u8; 16];
+    ctx.rng().fill_bytes(&mut key);
+    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    let target = format!("/events?client={}", ctx.id());
+    let extra = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", key.as_str()),
+    ];
+    let headers = http_heads::request(&ctx.scenario().http.headers, "GET", &target, &extra, None);
+    // tungstenite wants an absolute ws:// URI; it writes only the path on the request line
+    let mut req = ::http::Request::get(format!("ws://server{target}"))
+        .body(())
+        .map_err(io::Error::other)?;
+    *req.headers_mut() = headers;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config()))
+        .await
+        .map_err(io::Error::other)?;
+    let mut upstream = Upstream::of(&ctx);
+    let mut next_up = upstream.as_mut().map(|u| Instant::now() + u.next_gap());
+    loop {
+        tokio::select! {
+            biased;
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(t))) => { ctx.deliver(t.as_bytes())?; }
+                Some(Ok(Message::Binary(b))) => { ctx.deliver(&b)?; }
+                Some(Ok(_)) => {} // ping (answered by tungstenite), pong, close
+                None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return Ok(()),
+                Some(Err(e)) => return Err(io::Error::other(e)),
+            },
+            _ = sleep_until_opt(next_up) => {
+                if let Some(u) = upstream.as_mut() {
+                    let text = String::from_utf8_lossy(&u.next_message()).into_owned();
+                    ws.send(Message::text(text)).await.map_err(io::Error::other)?;
+                    next_up = Some(Instant::now() + u.next_gap());
+                }
+            }
+        }
+    }
+}
