@@ -135,6 +135,8 @@ fn ms(s: f64) -> Duration {
 }
 
 /// Accept the upgrade: answer 101 with the scenario's header profile, learn the client id.
+// tungstenite's callback signature fixes the (large) error type
+#[allow(clippy::result_large_err)]
 async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStream<Metered>)> {
     let client = Rc::new(Cell::new(None));
     let seen = client.clone();
