@@ -277,15 +277,22 @@ async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => { ctx.deliver(t.as_bytes())?; }
                 Some(Ok(Message::Binary(b))) => { ctx.deliver(&b)?; }
-                Some(Ok(_)) => {} // ping (answered by tungstenite), pong, close
+                Some(Ok(Message::Close(_))) => next_up = None, // closing: send nothing more
+                Some(Ok(_)) => {} // ping (answered by tungstenite), pong
                 None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return Ok(()),
                 Some(Err(e)) => return Err(io::Error::other(e)),
             },
             _ = sleep_until_opt(next_up) => {
                 if let Some(u) = upstream.as_mut() {
                     let text = String::from_utf8_lossy(&u.next_message()).into_owned();
-                    ws.send(Message::text(text)).await.map_err(io::Error::other)?;
-                    next_up = Some(Instant::now() + u.next_gap());
+                    match ws.send(Message::text(text)).await {
+                        Ok(()) => next_up = Some(Instant::now() + u.next_gap()),
+                        // the server started closing while we were about to send
+                        Err(WsError::Protocol(_) | WsError::ConnectionClosed | WsError::AlreadyClosed) => {
+                            next_up = None
+                        }
+                        Err(e) => return Err(io::Error::other(e)),
+                    }
                 }
             }
         }
