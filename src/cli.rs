@@ -34,6 +34,12 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Redraw the charts of a results folder from its CSV files, without simulating.
+    Chart {
+        /// A folder `run` wrote (e.g. output/quickstart).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
     /// List the strategies, with a one-line summary each.
     List,
     /// Check scenario files without running them.

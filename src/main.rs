@@ -44,6 +44,23 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Chart { dirs } => {
+            for dir in &dirs {
+                if !dir.is_dir() {
+                    return Err(Failure::Input(anyhow::anyhow!(
+                        "{}: not a folder of results (run `realtime-lab run` first)",
+                        dir.display()
+                    )));
+                }
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "results".into());
+                let files = runner::draw_charts(dir, &name).map_err(Failure::Input)?;
+                println!("{}: drew {} files", dir.display(), files.len());
+            }
+            Ok(())
+        }
         Command::Validate { scenarios } => {
             for path in &scenarios {
                 let s = Scenario::from_file(path).map_err(|e| Failure::Input(e.into()))?;

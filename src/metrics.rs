@@ -395,7 +395,7 @@ impl LatencyStats {
 }
 
 /// One row of `summary.csv`. Column order is part of the file format: append, never reorder.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SummaryRow {
     /// Strategy id.
     pub strategy: String,

@@ -61,7 +61,42 @@ pub fn simulate(
     Ok(results)
 }
 
-/// Simulate `scenario` and write its CSV files under `out/<name>/`.
+/// The one-line description of a scenario's conditions that chart titles carry.
+pub fn conditions(s: &Scenario) -> String {
+    let (rate, fanout) = s.event_rate();
+    let events = match (s.events.rate_per_client_per_s, fanout) {
+        (Some(r), _) => format!("{r} events/client/s"),
+        (None, crate::scenario::Fanout::All) => format!("{rate} events/s to all"),
+        (None, crate::scenario::Fanout::One) => format!("{rate} events/s"),
+    };
+    let lat = s.network.latency_ms;
+    let latency = if lat.is_constant() {
+        format!("{} ms one-way", lat.min_ms)
+    } else {
+        format!("{}–{} ms one-way", lat.min_ms, lat.max_ms)
+    };
+    let headers = match s.http.headers {
+        crate::scenario::HeaderProfile::Minimal => "minimal headers".to_string(),
+        crate::scenario::HeaderProfile::Browser => "browser headers".to_string(),
+        crate::scenario::HeaderProfile::Padded {
+            request_bytes,
+            response_bytes,
+        } => {
+            format!("{request_bytes}/{response_bytes} B heads")
+        }
+    };
+    format!(
+        "{} clients · {events} · {} B payload · {latency} · {headers} · seed {}",
+        output::table::thousands(s.clients.count),
+        s.events.payload_bytes,
+        s.seed
+    )
+}
+
+/// File holding [`conditions`], read back by `realtime-lab chart`.
+pub const CONDITIONS_FILE: &str = "conditions.txt";
+
+/// Simulate `scenario` and write its CSV files and charts under `out/<name>/`.
 pub fn run_and_write(
     scenario: &Scenario,
     out: &Path,
@@ -69,12 +104,24 @@ pub fn run_and_write(
 ) -> anyhow::Result<ScenarioOutcome> {
     let results = simulate(scenario, progress)?;
     let dir = out.join(&scenario.name);
-    let files = output::csv::render(&results)?;
-    let files = output::csv::write_all(&dir, &files)
+    let mut files = output::csv::render(&results)?;
+    files.push((
+        CONDITIONS_FILE,
+        format!("{}\n", conditions(scenario)).into_bytes(),
+    ));
+    let mut files = output::csv::write_all(&dir, &files)
         .with_context(|| format!("writing the results of {}", scenario.name))?;
+    files.extend(draw_charts(&dir, &scenario.name)?);
     Ok(ScenarioOutcome {
         results,
         dir,
         files,
     })
+}
+
+/// (Re)draw the charts of a results folder from its CSV files.
+pub fn draw_charts(dir: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
+    let data = output::charts::ChartData::read(dir, name, conditions.trim())?;
+    output::charts::write_all(dir, &data).with_context(|| format!("drawing the charts of {name}"))
 }

@@ -20,6 +20,19 @@ pub fn human(x: f64) -> String {
     }
 }
 
+/// A whole number with thousands separators: 10,000.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A fixed-width table of the headline numbers, one line per strategy.
 pub fn render(rows: &[SummaryRow]) -> String {
     let header = [
@@ -83,7 +96,7 @@ pub fn render(rows: &[SummaryRow]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{human, thousands};
 
     #[test]
     fn numbers_read_like_a_person_writes_them() {
@@ -92,5 +105,8 @@ mod tests {
         assert_eq!(human(48_000.0), "48k");
         assert_eq!(human(3_400_000.0), "3.4M");
         assert_eq!(human(0.5), "0.5");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100000), "100,000");
     }
 }

@@ -1,0 +1,113 @@
+//! What the charts draw, read back from a run's CSV files (so `realtime-lab chart DIR` can
+//! redraw without simulating).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::metrics::SummaryRow;
+
+/// One row of `timeseries.csv`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TimeRow {
+    /// Strategy id.
+    pub strategy: String,
+    /// Simulated second.
+    pub t_s: u64,
+    /// Requests received in that second.
+    pub requests: u64,
+    /// Responses sent.
+    pub responses: u64,
+    /// Empty responses sent.
+    pub empty_responses: u64,
+    /// Connections open at the end of the second.
+    pub open_connections: u64,
+    /// Parked requests at the end of the second.
+    pub parked_requests: u64,
+    /// Events delivered in that second.
+    pub events_delivered: u64,
+    /// Bytes client → server.
+    pub app_bytes_up: u64,
+    /// Bytes server → client.
+    pub app_bytes_down: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct LatencyRow {
+    strategy: String,
+    latency_ms: u64,
+    count: u64,
+}
+
+/// Everything one set of charts needs.
+#[derive(Debug, Clone)]
+pub struct ChartData {
+    /// Scenario name.
+    pub name: String,
+    /// One line describing the conditions (clients, event rate, latency), or empty.
+    pub conditions: String,
+    /// `summary.csv`, one row per strategy, in run order.
+    pub summary: Vec<SummaryRow>,
+    /// `timeseries.csv` rows per strategy.
+    pub series: BTreeMap<String, Vec<TimeRow>>,
+    /// `latency.csv` buckets per strategy: `(ms, count)`.
+    pub latency: BTreeMap<String, Vec<(u64, u64)>>,
+}
+
+impl ChartData {
+    /// The strategies in run order.
+    pub fn strategies(&self) -> Vec<&str> {
+        self.summary.iter().map(|r| r.strategy.as_str()).collect()
+    }
+
+    /// Read `summary.csv`, `timeseries.csv` and `latency.csv` from `dir`.
+    pub fn read(dir: &Path, name: &str, conditions: &str) -> anyhow::Result<ChartData> {
+        let summary: Vec<SummaryRow> = read_csv(&dir.join("summary.csv"))?;
+        if summary.is_empty() {
+            bail!("{}: no rows", dir.join("summary.csv").display());
+        }
+        let mut series: BTreeMap<String, Vec<TimeRow>> = BTreeMap::new();
+        for row in read_csv::<TimeRow>(&dir.join("timeseries.csv"))? {
+            series.entry(row.strategy.clone()).or_default().push(row);
+        }
+        let mut latency: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+        for row in read_csv::<LatencyRow>(&dir.join("latency.csv"))? {
+            latency
+                .entry(row.strategy)
+                .or_default()
+                .push((row.latency_ms, row.count));
+        }
+        for r in &summary {
+            if !series.contains_key(&r.strategy) {
+                bail!(
+                    "{}: no rows for strategy {} (it is in summary.csv)",
+                    dir.join("timeseries.csv").display(),
+                    r.strategy
+                );
+            }
+        }
+        Ok(ChartData {
+            name: name.to_string(),
+            conditions: conditions.to_string(),
+            summary,
+            series,
+            latency,
+        })
+    }
+}
+
+fn read_csv<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, row) in reader.deserialize().enumerate() {
+        // line i + 2: the header is line 1
+        rows.push(
+            row.with_context(|| format!("{}: line {}: malformed row", path.display(), i + 2))?,
+        );
+    }
+    Ok(rows)
+}

@@ -1,0 +1,290 @@
+//! Drawing helpers shared by the charts: titles, the legend strip, styled lines, axis
+//! formats, bars.
+
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::{Area, ChartData};
+use crate::output::palette::{look, Dash, Look};
+use crate::output::table::human;
+
+/// Fonts (pixel sizes at 1600×900; readable at half size too).
+pub const TITLE: u32 = 42;
+pub const SUBTITLE: u32 = 26;
+pub const CAPTION: u32 = 28;
+pub const AXIS: u32 = 24;
+pub const TICKS: u32 = 21;
+pub const LEGEND: u32 = 24;
+
+/// A plotters error as anyhow (plotters' errors are not `Send + Sync`).
+pub fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("drawing failed: {e:?}")
+}
+
+pub fn font(size: u32) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&BLACK)
+}
+
+/// Write the title and conditions line; return the area below them.
+pub fn titled<'a, DB: DrawingBackend>(
+    root: &Area<'a, DB>,
+    title: &str,
+    data: &ChartData,
+) -> anyhow::Result<Area<'a, DB>> {
+    let (top, rest) = root.split_vertically(96);
+    top.draw_text(
+        title,
+        &font(TITLE).pos(Pos::new(HPos::Center, VPos::Top)),
+        (SIZE_W / 2, 10),
+    )
+    .map_err(err)?;
+    if !data.conditions.is_empty() {
+        top.draw_text(
+            &data.conditions,
+            &font(SUBTITLE)
+                .color(&RGBColor(80, 80, 80))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+            (SIZE_W / 2, 60),
+        )
+        .map_err(err)?;
+    }
+    Ok(rest)
+}
+
+const SIZE_W: i32 = super::SIZE.0 as i32;
+
+/// A horizontal legend strip (colour, line pattern, name per strategy); returns the area below.
+/// Legends sit outside every plot, so they never cover data.
+pub fn legend<'a, DB: DrawingBackend>(
+    area: &Area<'a, DB>,
+    data: &ChartData,
+) -> anyhow::Result<Area<'a, DB>> {
+    let (strip, rest) = area.split_vertically(44);
+    let ids = data.strategies();
+    let slot = 320;
+    let start = (SIZE_W - slot * ids.len() as i32) / 2;
+    for (i, id) in ids.iter().enumerate() {
+        let x = start.max(10) + slot * i as i32;
+        let l = look(id, i);
+        sample_line(&strip, (x, 22), 60, l)?;
+        strip
+            .draw_text(
+                id,
+                &font(LEGEND).pos(Pos::new(HPos::Left, VPos::Center)),
+                (x + 72, 22),
+            )
+            .map_err(err)?;
+    }
+    Ok(rest)
+}
+
+/// A short line in a strategy's look, for legends.
+fn sample_line<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    (x, y): (i32, i32),
+    len: i32,
+    l: Look,
+) -> anyhow::Result<()> {
+    let style = l.color.stroke_width(4);
+    let points: Vec<(i32, i32)> = (0..=len).map(|dx| (x + dx, y)).collect();
+    match l.dash {
+        Dash::Solid => area.draw(&PathElement::new(points, style)).map_err(err)?,
+        _ => {
+            let (on, off) = dash_pattern(l.dash);
+            let mut dx = 0;
+            while dx < len {
+                let end = (dx + on).min(len);
+                if l.dash == Dash::Dotted {
+                    area.draw(&Circle::new((x + dx, y), 3, l.color.filled()))
+                        .map_err(err)?;
+                } else {
+                    area.draw(&PathElement::new(vec![(x + dx, y), (x + end, y)], style))
+                        .map_err(err)?;
+                }
+                dx += on + off;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dash_pattern(d: Dash) -> (i32, i32) {
+    match d {
+        Dash::Solid => (1, 0),
+        Dash::Long => (16, 8),
+        Dash::Short => (6, 6),
+        Dash::Dotted => (2, 10),
+    }
+}
+
+/// Draw one strategy's series in its look.
+pub fn series<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    points: Vec<(f64, f64)>,
+    l: Look,
+    width: u32,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let style = l.color.stroke_width(width);
+    match l.dash {
+        Dash::Solid => {
+            chart
+                .draw_series(LineSeries::new(points, style))
+                .map_err(err)?;
+        }
+        Dash::Long | Dash::Short => {
+            let (on, off) = dash_pattern(l.dash);
+            chart
+                .draw_series(DashedLineSeries::new(points, on as u32, off as u32, style))
+                .map_err(err)?;
+        }
+        Dash::Dotted => {
+            let color = l.color;
+            chart
+                .draw_series(DottedLineSeries::new(points, 0, 9, move |c| {
+                    Circle::new(c, width.max(2), color.filled())
+                }))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// A chart frame with a caption, labelled axes and human tick labels.
+pub fn frame<'a, 'b, DB, X>(
+    area: &'a Area<'b, DB>,
+    caption: &str,
+    x: X,
+    y: std::ops::Range<f64>,
+) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<X::CoordDescType, RangedCoordf64>>>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+{
+    ChartBuilder::on(area)
+        .caption(caption, font(CAPTION))
+        .margin(14)
+        .x_label_area_size(64)
+        .y_label_area_size(130)
+        .build_cartesian_2d(x, y)
+        .map_err(err)
+}
+
+/// Configure the mesh: light grid, axis descriptions, human tick labels.
+pub fn mesh<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    x_desc: &str,
+    y_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .axis_desc_style(font(AXIS))
+        .label_style(font(TICKS))
+        .x_labels(8)
+        .y_labels(6)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .draw()
+        .map_err(err)
+}
+
+/// Tick label formats.
+pub fn fmt_count(v: &f64) -> String {
+    human(*v)
+}
+pub fn fmt_seconds(v: &f64) -> String {
+    format!("{} s", human(*v))
+}
+pub fn fmt_ms(v: &f64) -> String {
+    if *v >= 1000.0 {
+        format!("{} s", human(v / 1000.0))
+    } else {
+        format!("{} ms", human(*v))
+    }
+}
+pub fn fmt_bytes(v: &f64) -> String {
+    bytes(*v)
+}
+pub fn fmt_fraction(v: &f64) -> String {
+    format!("{:.0}%", v * 100.0)
+}
+
+/// 950 B, 1.2 kB, 3.4 MB.
+pub fn bytes(v: f64) -> String {
+    let a = v.abs();
+    let (x, unit) = if a >= 1e9 {
+        (v / 1e9, "GB")
+    } else if a >= 1e6 {
+        (v / 1e6, "MB")
+    } else if a >= 1e3 {
+        (v / 1e3, "kB")
+    } else {
+        (v, "B")
+    };
+    if x.abs() >= 100.0 || unit == "B" {
+        format!("{x:.0} {unit}")
+    } else {
+        format!("{x:.1} {unit}")
+    }
+}
+
+/// A y range from 0 to a bit above the largest value (at least `min_top`).
+pub fn y_range(max: f64, min_top: f64) -> std::ops::Range<f64> {
+    0.0..(max * 1.12).max(min_top)
+}
+
+/// Per-strategy `(x, y)` series from the time rows.
+pub fn time_series(
+    data: &ChartData,
+    f: impl Fn(&super::TimeRow) -> f64,
+) -> Vec<(String, Vec<(f64, f64)>)> {
+    data.strategies()
+        .iter()
+        .map(|id| {
+            let rows = data.series.get(*id).map(Vec::as_slice).unwrap_or(&[]);
+            let pts = rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r))).collect();
+            (id.to_string(), pts)
+        })
+        .collect()
+}
+
+/// A line panel over simulated time, one line per strategy.
+pub fn time_panel<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    caption: &str,
+    y_desc: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()> {
+    let t_max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold(1.0_f64, f64::max);
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .fold(0.0_f64, f64::max);
+    let mut chart = frame(area, caption, 0.0..t_max.ceil(), y_range(y_max, 1.0))?;
+    mesh(&mut chart, "simulated time", y_desc, &fmt_seconds, y_fmt)?;
+    for (i, (id, pts)) in lines.iter().enumerate() {
+        let _ = data;
+        series(&mut chart, pts.clone(), look(id, i), 3)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `latency`: the distribution of delivery latency per strategy as a CDF on a log axis, with
+//! p50 (circle) and p99 (triangle) marked, and a bar panel of p50/p95/p99.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::draw::{self, err, font};
+use super::{Area, ChartData};
+use crate::output::palette::look;
+
+pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let body = draw::titled(root, &format!("Delivery latency — {}", data.name), data)?;
+    let body = draw::legend(&body, data)?;
+    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 64 / 100);
+    cdf(
+        &left,
+        data,
+        "Share of events delivered within a latency (● p50, ▲ p99)",
+    )?;
+    percentile_bars(&right, data)
+}
+
+/// `(latency ms, cumulative share)` steps of one strategy; latencies below 1 ms drawn at 1 ms.
+fn cdf_points(buckets: &[(u64, u64)]) -> Vec<(f64, f64)> {
+    let total: u64 = buckets.iter().map(|b| b.1).sum();
+    let mut points = Vec::new();
+    let mut seen = 0;
+    for &(ms, count) in buckets {
+        let x = (ms as f64).max(1.0);
+        points.push((x, seen as f64 / total as f64));
+        seen += count;
+        points.push((x, seen as f64 / total as f64));
+    }
+    points
+}
+
+/// The CDF panel.
+pub fn cdf<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    caption: &str,
+) -> anyhow::Result<()> {
+    let max = data
+        .latency
+        .values()
+        .flat_map(|b| b.iter().map(|x| x.0))
+        .max()
+        .unwrap_or(1) as f64;
+    let min = data
+        .latency
+        .values()
+        .flat_map(|b| b.iter().map(|x| x.0))
+        .min()
+        .unwrap_or(1) as f64;
+    let (lo, hi) = (min.max(1.0) * 0.7, max.max(2.0) * 1.4);
+    let x = (lo..hi).log_scale().with_key_points(key_points(lo, hi));
+    let mut chart = draw::frame(area, caption, x, 0.0..1.02)?;
+    draw::mesh(
+        &mut chart,
+        "latency (log scale)",
+        "events delivered",
+        &draw::fmt_ms,
+        &draw::fmt_fraction,
+    )?;
+    for (i, row) in data.summary.iter().enumerate() {
+        let Some(buckets) = data.latency.get(&row.strategy) else {
+            continue;
+        };
+        if buckets.is_empty() {
+            continue;
+        }
+        let l = look(&row.strategy, i);
+        draw::series(&mut chart, cdf_points(buckets), l, 3)?;
+        let p50 = (row.latency_p50_ms as f64).max(1.0);
+        let p99 = (row.latency_p99_ms as f64).max(1.0);
+        chart
+            .draw_series([Circle::new((p50, 0.5), 9, l.color.filled())])
+            .map_err(err)?;
+        chart
+            .draw_series([TriangleMarker::new((p99, 0.99), 11, l.color.filled())])
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Tick positions 1, 2, 5 × 10ⁿ ms within `[lo, hi]`.
+fn key_points(lo: f64, hi: f64) -> Vec<f64> {
+    let mut points = Vec::new();
+    let mut decade = 1.0;
+    while decade <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * decade;
+            if v >= lo && v <= hi {
+                points.push(v);
+            }
+        }
+        decade *= 10.0;
+    }
+    points
+}
+
+/// Grouped bars: p50, p95, p99 per strategy (light to full colour), values written on top.
+pub fn percentile_bars<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+) -> anyhow::Result<()> {
+    let n = data.summary.len() as f64;
+    let top = data
+        .summary
+        .iter()
+        .map(|r| r.latency_p99_ms)
+        .max()
+        .unwrap_or(1) as f64;
+    let caption = "p50 / p95 / p99 (light → dark)";
+    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.15).max(1.0))?;
+    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
+    let x_fmt = move |v: &f64| {
+        let i = v.floor() as usize;
+        if (v - v.floor() - 0.5).abs() < 0.01 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .y_desc("latency (ms)")
+        .axis_desc_style(font(draw::AXIS))
+        .label_style(font(draw::TICKS - 3))
+        .x_labels(2 * data.summary.len() + 1)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(err)?;
+    for (i, row) in data.summary.iter().enumerate() {
+        let c = look(&row.strategy, i).color;
+        let values = [row.latency_p50_ms, row.latency_p95_ms, row.latency_p99_ms];
+        for (k, v) in values.iter().enumerate() {
+            let x0 = i as f64 + 0.12 + k as f64 * 0.26;
+            let shade = [0.35, 0.65, 1.0][k];
+            chart
+                .draw_series([Rectangle::new(
+                    [(x0, 0.0), (x0 + 0.24, *v as f64)],
+                    c.mix(shade).filled(),
+                )])
+                .map_err(err)?;
+            let label = font(15).pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series([Text::new(v.to_string(), (x0 + 0.12, *v as f64), label)])
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}

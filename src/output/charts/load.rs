@@ -1,0 +1,72 @@
+//! `server_load`: requests/s (top) and open connections with parked requests (bottom), over
+//! simulated time, sharing the time axis.
+
+use plotters::prelude::*;
+
+use super::draw::{self, err};
+use super::{Area, ChartData};
+use crate::output::palette::look;
+
+pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let body = draw::titled(root, &format!("Server load — {}", data.name), data)?;
+    let body = draw::legend(&body, data)?;
+    let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
+    requests(&top, data)?;
+    connections(
+        &bottom,
+        data,
+        "Open connections (thick) and parked requests (thin)",
+    )
+}
+
+/// Requests per second over time.
+pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let lines = draw::time_series(data, |r| r.requests as f64);
+    draw::time_panel(
+        area,
+        data,
+        "Requests received per second",
+        "requests/s",
+        &lines,
+        &draw::fmt_count,
+    )
+}
+
+/// Open connections (thick) and parked requests (thin, where any) over time.
+pub fn connections<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    caption: &str,
+) -> anyhow::Result<()> {
+    let open = draw::time_series(data, |r| r.open_connections as f64);
+    let parked = draw::time_series(data, |r| r.parked_requests as f64);
+    let t_max = open
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold(1.0, f64::max);
+    let y_max = open
+        .iter()
+        .chain(&parked)
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .fold(0.0, f64::max);
+    let mut chart = draw::frame(area, caption, 0.0..t_max.ceil(), draw::y_range(y_max, 1.0))?;
+    draw::mesh(
+        &mut chart,
+        "simulated time",
+        "connections",
+        &draw::fmt_seconds,
+        &draw::fmt_count,
+    )?;
+    for (i, (id, pts)) in open.iter().enumerate() {
+        draw::series(&mut chart, pts.clone(), look(id, i), 4)?;
+    }
+    for (i, (id, pts)) in parked.iter().enumerate() {
+        if pts.iter().any(|p| p.1 > 0.0) {
+            let color = look(id, i).color;
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(1)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}

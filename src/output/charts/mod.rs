@@ -1,0 +1,120 @@
+//! Charts of a run, drawn with plotters as PNG (quick looks, notebooks) and SVG (slides).
+//!
+//! | file | shows |
+//! |---|---|
+//! | `server_load` | requests/s, and open connections + parked requests, over simulated time |
+//! | `latency` | delivery-latency CDF per strategy (log axis, p50/p99 marked) and p50/p95/p99 bars |
+//! | `traffic` | bytes/s over time, and bytes per event split into payload and overhead |
+//! | `overview` | a 2×2 dashboard of the above: the one picture for a slide |
+//!
+//! Everything is drawn from [`ChartData`], which is read from the CSV files, so
+//! `realtime-lab chart DIR` redraws a run without simulating it. The font (DejaVu Sans) is
+//! bundled, so charts look the same on every machine; colours and line patterns come from
+//! [`crate::output::palette`]. The same CSV gives the same SVG bytes.
+
+mod data;
+mod draw;
+mod latency;
+mod load;
+mod overview;
+mod traffic;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::Context;
+use plotters::prelude::*;
+
+pub use data::{ChartData, TimeRow};
+
+/// Chart size in pixels (16:9, a slide).
+pub const SIZE: (u32, u32) = (1600, 900);
+
+/// The charts every run draws, by file stem.
+pub const CHARTS: [&str; 4] = ["server_load", "latency", "traffic", "overview"];
+
+static FONTS: Once = Once::new();
+
+/// Register the bundled font under the family name every chart uses.
+fn register_fonts() {
+    FONTS.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+        for style in [
+            FontStyle::Normal,
+            FontStyle::Bold,
+            FontStyle::Italic,
+            FontStyle::Oblique,
+        ] {
+            // the bytes are a valid TrueType font (tested), so this cannot fail
+            let _ = plotters::style::register_font("sans-serif", style, bytes);
+        }
+    });
+}
+
+type Area<'a, DB> = DrawingArea<DB, plotters::coord::Shift>;
+
+/// Draw chart `stem` onto `root`.
+fn draw_chart<DB: DrawingBackend>(
+    stem: &str,
+    root: &Area<'_, DB>,
+    data: &ChartData,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    register_fonts();
+    root.fill(&WHITE).map_err(draw::err)?;
+    match stem {
+        "server_load" => load::draw(root, data),
+        "latency" => latency::draw(root, data),
+        "traffic" => traffic::draw(root, data),
+        "overview" => overview::draw(root, data),
+        other => anyhow::bail!("unknown chart {other}"),
+    }?;
+    root.present().map_err(draw::err)?;
+    Ok(())
+}
+
+/// Chart `stem` as SVG text.
+pub fn render_svg(stem: &str, data: &ChartData) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw_chart(stem, &root, data)?;
+    }
+    Ok(svg)
+}
+
+/// Chart `stem` as PNG bytes.
+pub fn render_png(stem: &str, data: &ChartData) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw_chart(stem, &root, data)?;
+    }
+    let mut png = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new(&mut png);
+    image::ImageEncoder::write_image(encoder, &rgb, w, h, image::ColorType::Rgb8)
+        .context("encoding PNG")?;
+    Ok(png)
+}
+
+/// Draw every chart of `data` into `dir` as `<stem>.png` and `<stem>.svg`, each written
+/// atomically.
+pub fn write_all(dir: &Path, data: &ChartData) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for stem in CHARTS {
+        let svg = render_svg(stem, data).with_context(|| format!("drawing {stem}.svg"))?;
+        let png = render_png(stem, data).with_context(|| format!("drawing {stem}.png"))?;
+        written.push(super::csv::write_atomic(
+            &dir.join(format!("{stem}.svg")),
+            svg.as_bytes(),
+        )?);
+        written.push(super::csv::write_atomic(
+            &dir.join(format!("{stem}.png")),
+            &png,
+        )?);
+    }
+    Ok(written)
+}

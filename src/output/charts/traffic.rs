@@ -1,0 +1,90 @@
+//! `traffic`: application bytes per second over time, and bytes per event split into payload
+//! and overhead (headers, framing, empty polls, heartbeats).
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::draw::{self, err, font};
+use super::{Area, ChartData};
+use crate::output::palette::look;
+
+pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let body = draw::titled(root, &format!("Traffic — {}", data.name), data)?;
+    let body = draw::legend(&body, data)?;
+    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 60 / 100);
+    let lines = draw::time_series(data, |r| (r.app_bytes_up + r.app_bytes_down) as f64);
+    draw::time_panel(
+        &left,
+        data,
+        "Application bytes per second (both directions)",
+        "bytes/s",
+        &lines,
+        &|v| format!("{}/s", draw::bytes(*v)),
+    )?;
+    per_event_bars(&right, data)
+}
+
+/// Stacked bars: payload (full colour) and overhead (light) per event, total written on top.
+pub fn per_event_bars<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+) -> anyhow::Result<()> {
+    let n = data.summary.len() as f64;
+    let top = data
+        .summary
+        .iter()
+        .map(|r| r.bytes_per_event)
+        .fold(1.0, f64::max);
+    let caption = "Bytes per event (dark: payload, light: overhead)";
+    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
+    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
+    let x_fmt = move |v: &f64| {
+        let i = v.floor() as usize;
+        if (v - v.floor() - 0.5).abs() < 0.01 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .y_desc("bytes per event")
+        .axis_desc_style(font(draw::AXIS))
+        .label_style(font(draw::TICKS - 3))
+        .x_labels(2 * data.summary.len() + 1)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&draw::fmt_bytes)
+        .draw()
+        .map_err(err)?;
+    for (i, row) in data.summary.iter().enumerate() {
+        let c = look(&row.strategy, i).color;
+        let app = (row.app_bytes_up + row.app_bytes_down) as f64;
+        let share = if app > 0.0 {
+            row.payload_bytes as f64 / app
+        } else {
+            0.0
+        };
+        let payload = row.bytes_per_event * share;
+        let (x0, x1) = (i as f64 + 0.2, i as f64 + 0.8);
+        chart
+            .draw_series([
+                Rectangle::new([(x0, 0.0), (x1, payload)], c.filled()),
+                Rectangle::new(
+                    [(x0, payload), (x1, row.bytes_per_event)],
+                    c.mix(0.3).filled(),
+                ),
+            ])
+            .map_err(err)?;
+        let label = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart
+            .draw_series([Text::new(
+                draw::bytes(row.bytes_per_event),
+                (i as f64 + 0.5, row.bytes_per_event),
+                label,
+            )])
+            .map_err(err)?;
+    }
+    Ok(())
+}
