@@ -85,7 +85,7 @@ fn a_missing_file_or_unknown_strategy_flag_exits_2() {
 }
 
 #[test]
-fn run_writes_the_three_csv_files_and_prints_a_table() {
+fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("good.toml"), GOOD).unwrap();
     let out = realtime_lab(&["run", "good.toml", "--out", "res"], dir.path());
@@ -100,7 +100,12 @@ fn run_writes_the_three_csv_files_and_prints_a_table() {
         "{stdout}"
     );
     assert!(stdout.contains("req/s"));
-    for f in ["summary.csv", "timeseries.csv", "latency.csv"] {
+    for f in [
+        "summary.csv",
+        "timeseries.csv",
+        "latency.csv",
+        "events_by_type.csv",
+    ] {
         let text = std::fs::read_to_string(dir.path().join("res/tiny").join(f)).unwrap();
         assert!(text.lines().count() > 2, "{f} has no rows");
     }
