@@ -112,11 +112,19 @@ fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
     let summary = std::fs::read_to_string(dir.path().join("res/tiny/summary.csv")).unwrap();
     assert!(summary.starts_with("strategy,clients,duration_s,events_generated,events_delivered,events_lost,duplicates,requests,requests_per_s,empty_responses,connections_opened,peak_open_connections,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,app_bytes_up,app_bytes_down,payload_bytes,overhead_bytes,bytes_per_event"));
     // no temporary files left behind
-    let names: Vec<_> = std::fs::read_dir(dir.path().join("res/tiny"))
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("res/tiny"))
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temporary files left: {names:?}"
+    );
+    assert_eq!(
+        names.len(),
+        4 + 1 + 8,
+        "4 CSV, conditions.txt, 4 charts × PNG/SVG: {names:?}"
+    );
 }
 
 #[test]
