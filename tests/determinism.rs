@@ -1,10 +1,10 @@
-//! Same scenario and seed → byte-identical CSV files; another seed → different bytes.
+//! Same scenario and seed → byte-identical files (CSV and charts); another seed → different.
 
 mod common;
 
 use realtime_lab::runner;
 
-fn csv_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
+fn output_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
     let mut s = common::scenario(
         "name = \"det\"\nduration_s = 20\nwarmup_s = 5\n\
          [clients]\ncount = 150\nconnect_over_s = 2\n\
@@ -27,19 +27,19 @@ fn csv_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_same_seed_writes_byte_identical_files() {
-    let a = csv_bytes(42);
-    let b = csv_bytes(42);
-    assert_eq!(a.len(), 4);
+    let a = output_bytes(42);
+    let b = output_bytes(42);
+    assert_eq!(a.len(), 13, "4 CSV, conditions.txt, 8 chart files");
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with seed 42");
-        assert!(x.len() > 100, "{name} is nearly empty");
+        assert!(x.len() > 50, "{name} is nearly empty");
     }
 }
 
 #[test]
 fn another_seed_writes_different_bytes() {
-    let a = csv_bytes(42);
-    let b = csv_bytes(43);
+    let a = output_bytes(42);
+    let b = output_bytes(43);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x != y, "{name} is the same for seeds 42 and 43");
     }
