@@ -33,6 +33,10 @@ pub enum Command {
         /// Print no progress messages.
         #[arg(long, short)]
         quiet: bool,
+        /// Compare every quantity with its closed-form prediction; exit 1 if any is beyond
+        /// tolerance.
+        #[arg(long)]
+        check: bool,
     },
     /// Redraw the charts of a results folder from its CSV files, without simulating.
     Chart {

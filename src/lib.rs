@@ -36,6 +36,7 @@
 //! | the `Strategy` trait and the registry | [`strategy`] |
 //! | payload and HTTP header profiles | [`protocol`] |
 //! | counters, latencies, summary rows | [`metrics`] |
+//! | closed-form predictions (theory beside simulation) | [`model`] |
 //! | CSV files and terminal tables | [`output`] |
 //! | running a scenario end to end | [`runner`] |
 //!
@@ -45,7 +46,9 @@
 
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod metrics;
+pub mod model;
 pub mod output;
 pub mod protocol;
 pub mod runner;

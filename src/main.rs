@@ -81,6 +81,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             strategies,
             seed,
             quiet,
+            check,
         } => {
             // Check every input before simulating anything: a bad file writes nothing.
             let mut loaded = Vec::new();
@@ -107,6 +108,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                     s.seed = seed;
                 }
             }
+            let mut failed_checks = 0;
             for s in &loaded {
                 let outcome = runner::run_and_write(s, &out, |msg| {
                     if !quiet {
@@ -121,6 +123,20 @@ fn dispatch(command: Command) -> Result<(), Failure> {
                 let rows: Vec<_> = outcome.results.iter().map(|r| r.summary.clone()).collect();
                 print!("{}", table::render(&rows));
                 println!("wrote {}", outcome.dir.display());
+                if check {
+                    let blocks = outcome.check(s);
+                    println!("\nsimulation vs closed-form model ({}):", s.name);
+                    print!("{}", realtime_lab::check::render(&blocks));
+                    let flagged = blocks.iter().flat_map(|(_, r)| r).filter(|r| !r.ok).count();
+                    if flagged > 0 {
+                        failed_checks += flagged;
+                    }
+                }
+            }
+            if failed_checks > 0 {
+                return Err(Failure::Run(anyhow::anyhow!(
+                    "{failed_checks} quantities differ from the model beyond tolerance"
+                )));
             }
             Ok(())
         }

@@ -21,6 +21,33 @@ pub struct ScenarioOutcome {
     pub dir: PathBuf,
     /// The files written.
     pub files: Vec<PathBuf>,
+    /// What theory predicts, for the strategies that have a closed form.
+    pub predictions: Vec<(String, crate::model::Prediction)>,
+}
+
+impl ScenarioOutcome {
+    /// Simulation against theory, per strategy with a closed form (see [`crate::check`]).
+    pub fn check(&self, scenario: &Scenario) -> Vec<(String, Vec<crate::check::CheckRow>)> {
+        self.predictions
+            .iter()
+            .filter_map(|(id, p)| {
+                let r = self.results.iter().find(|r| &r.strategy == id)?;
+                let rows = crate::check::compare(r, p, scenario.warmup_s, scenario.duration_s);
+                Some((id.clone(), rows))
+            })
+            .collect()
+    }
+}
+
+/// The closed-form predictions of every strategy of `scenario` that has one.
+pub fn predictions(scenario: &Scenario) -> Vec<(String, crate::model::Prediction)> {
+    strategies_of(scenario)
+        .into_iter()
+        .filter_map(|s| {
+            let settings = strategy::Settings::new(s.id(), scenario.strategy_table(s.id()));
+            Some((s.id().to_string(), s.model(scenario, &settings)?))
+        })
+        .collect()
 }
 
 /// The strategies a scenario names, looked up in the registry.
@@ -104,7 +131,12 @@ pub fn run_and_write(
 ) -> anyhow::Result<ScenarioOutcome> {
     let results = simulate(scenario, progress)?;
     let dir = out.join(&scenario.name);
+    let predictions = predictions(scenario);
     let mut files = output::csv::render(&results)?;
+    files.push((
+        "model.csv",
+        output::csv::render_model(scenario, &predictions)?,
+    ));
     files.push((
         CONDITIONS_FILE,
         format!("{}\n", conditions(scenario)).into_bytes(),
@@ -116,6 +148,7 @@ pub fn run_and_write(
         results,
         dir,
         files,
+        predictions,
     })
 }
 

@@ -70,6 +70,81 @@ struct LatencyRow<'a> {
     count: u64,
 }
 
+/// A row of `model.csv`: the `summary.csv` columns the model predicts (others empty), then
+/// three model-only columns.
+#[derive(Serialize)]
+struct ModelRow<'a> {
+    strategy: &'a str,
+    clients: u64,
+    duration_s: f64,
+    events_generated: Option<f64>,
+    events_delivered: Option<f64>,
+    events_lost: Option<f64>,
+    duplicates: Option<f64>,
+    requests: Option<f64>,
+    requests_per_s: Option<f64>,
+    empty_responses: Option<f64>,
+    connections_opened: Option<f64>,
+    peak_open_connections: Option<f64>,
+    latency_mean_ms: Option<f64>,
+    latency_p50_ms: Option<f64>,
+    latency_p95_ms: Option<f64>,
+    latency_p99_ms: Option<f64>,
+    latency_max_ms: Option<f64>,
+    app_bytes_up: Option<f64>,
+    app_bytes_down: Option<f64>,
+    payload_bytes: Option<f64>,
+    overhead_bytes: Option<f64>,
+    bytes_per_event: Option<f64>,
+    upstream_messages: Option<f64>,
+    upstream_latency_mean_ms: Option<f64>,
+    empty_fraction: Option<f64>,
+    events_per_response: Option<f64>,
+    parked_requests: Option<f64>,
+}
+
+/// `model.csv`: one row per strategy that has a closed form.
+pub fn render_model(
+    scenario: &crate::Scenario,
+    predictions: &[(String, crate::model::Prediction)],
+) -> anyhow::Result<Vec<u8>> {
+    let window = scenario.duration_s - scenario.warmup_s;
+    let r3 = |v: Option<f64>| v.map(crate::metrics::round3);
+    to_csv(predictions.iter().map(|(id, p)| {
+        let events = scenario.expected_deliveries();
+        let requests = p.requests_per_s.map(|r| r * window);
+        ModelRow {
+            strategy: id,
+            clients: scenario.clients.count,
+            duration_s: window,
+            events_generated: r3(Some(events)),
+            events_delivered: r3(Some(events)),
+            events_lost: Some(0.0),
+            duplicates: Some(0.0),
+            requests: r3(requests),
+            requests_per_s: r3(p.requests_per_s),
+            empty_responses: r3(requests.zip(p.empty_fraction).map(|(r, e)| r * e)),
+            connections_opened: None,
+            peak_open_connections: None,
+            latency_mean_ms: r3(p.latency_mean_ms),
+            latency_p50_ms: r3(p.latency_p50_ms),
+            latency_p95_ms: None,
+            latency_p99_ms: r3(p.latency_p99_ms),
+            latency_max_ms: r3(p.latency_max_ms),
+            app_bytes_up: None,
+            app_bytes_down: None,
+            payload_bytes: None,
+            overhead_bytes: None,
+            bytes_per_event: r3(p.bytes_per_event),
+            upstream_messages: None,
+            upstream_latency_mean_ms: None,
+            empty_fraction: r3(p.empty_fraction.map(|e| e * 1000.0)).map(|e| e / 1000.0),
+            events_per_response: r3(p.events_per_response),
+            parked_requests: r3(p.parked_requests),
+        }
+    }))
+}
+
 /// Serialize `rows` as CSV with a header row.
 pub fn to_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());

@@ -76,6 +76,11 @@ impl Strategy for LongPolling {
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.timeout_s))
     }
 
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+        let s: LongPollingSettings = settings.parse().ok()?;
+        Some(crate::model::long_polling(scenario, s.timeout_s))
+    }
+
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(async move {
             let s: LongPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;

@@ -85,6 +85,16 @@ pub trait Strategy: Sync {
     /// this long plus 10 s after the last event, to deliver what is in flight.
     fn longest_period(&self, settings: &Settings) -> Duration;
 
+    /// What theory predicts for this strategy under `scenario` (see [`crate::model`]); `None`
+    /// if there is no closed form.
+    fn model(
+        &self,
+        _scenario: &Scenario,
+        _settings: &Settings,
+    ) -> Option<crate::model::Prediction> {
+        None
+    }
+
     /// Bound the per-client mailboxes to this many events (an SSE replay history); `None`
     /// keeps every event until the client acknowledges it.
     fn history(&self, _settings: &Settings) -> Option<usize> {

@@ -89,6 +89,15 @@ impl Strategy for ShortPolling {
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.interval_s))
     }
 
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+        let s: ShortPollingSettings = settings.parse().ok()?;
+        Some(crate::model::short_polling(
+            scenario,
+            s.interval_s,
+            s.timer == Timer::AfterResponse,
+        ))
+    }
+
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(serve(ctx, Duration::ZERO))
     }

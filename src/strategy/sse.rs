@@ -133,6 +133,11 @@ impl Strategy for Sse {
             .map(|s| s.history_events as usize)
     }
 
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+        let s: SseSettings = settings.parse().ok()?;
+        Some(crate::model::sse(scenario, s.heartbeat_s))
+    }
+
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(async move {
             let s: SseSettings = ctx.settings().parse().map_err(|e| e.message)?;

@@ -110,6 +110,11 @@ impl Strategy for WebSocket {
         Duration::ZERO // pushes at once
     }
 
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+        let s: WebSocketSettings = settings.parse().ok()?;
+        Some(crate::model::websocket(scenario, s.ping_interval_s))
+    }
+
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
         Box::pin(async move {
             let s: WebSocketSettings = ctx.settings().parse().map_err(|e| e.message)?;

@@ -1,0 +1,320 @@
+//! Closed-form predictions: what theory says each built-in strategy should measure.
+//!
+//! Sources: the closed forms in `shared/facts.md` ("Closed forms"), RFC 6202 for long polling,
+//! RFC 6455 §5.2 for WebSocket frame sizes, WHATWG HTML §9.2 for the event-stream format.
+//!
+//! Common assumptions: N clients, each with Poisson events of rate λ (a global stream of rate R
+//! to one random client is λ = R/N; to all clients, λ = R), payload P, no loss, zero server
+//! time, kept-alive connections, every client connected before the measured window starts,
+//! no upstream messages. One-way delay d is constant, or turmoil's distribution for a range
+//! (see [`OneWay`]); G = 2d is a round trip.
+//!
+//! Every `Prediction` field is `None` where the theory does not say (the model is silent rather
+//! than guessing): `model.csv` leaves those cells empty and `run --check` skips them.
+
+use serde::Serialize;
+
+use http::StatusCode;
+
+use crate::protocol::http_heads;
+use crate::scenario::{Fanout, Scenario};
+
+/// The distribution of one message's one-way delay, in whole milliseconds.
+///
+/// turmoil draws `min + floor((max − min)·X)` with X ~ Exp(5), capped at `max` (turmoil 0.7.2,
+/// `Topology::delay`), so P(k) = e^(−5k/R) − e^(−5(k+1)/R) for k < R = max − min, and the
+/// remaining e^(−5) sits on `max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneWay {
+    /// `(delay ms, probability)`, increasing delay.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl OneWay {
+    /// The delay distribution of a scenario's network.
+    pub fn of(s: &Scenario) -> OneWay {
+        let lat = s.network.latency_ms;
+        let range = lat.max_ms - lat.min_ms;
+        if range == 0 {
+            return OneWay {
+                points: vec![(lat.min_ms as f64, 1.0)],
+            };
+        }
+        let r = range as f64;
+        let mut points: Vec<(f64, f64)> = (0..range)
+            .map(|k| {
+                let k = k as f64;
+                let p = (-5.0 * k / r).exp() - (-5.0 * (k + 1.0) / r).exp();
+                (lat.min_ms as f64 + k, p)
+            })
+            .collect();
+        points.push((lat.max_ms as f64, (-5.0_f64).exp()));
+        OneWay { points }
+    }
+
+    /// E[d].
+    pub fn mean(&self) -> f64 {
+        self.points.iter().map(|(d, p)| d * p).sum()
+    }
+
+    /// E[d²].
+    pub fn mean_square(&self) -> f64 {
+        self.points.iter().map(|(d, p)| d * d * p).sum()
+    }
+
+    /// The largest delay.
+    pub fn max(&self) -> f64 {
+        self.points.last().map_or(0.0, |p| p.0)
+    }
+
+    /// The p-quantile (nearest rank).
+    pub fn quantile(&self, q: f64) -> f64 {
+        let mut seen = 0.0;
+        for &(d, p) in &self.points {
+            seen += p;
+            if seen >= q - 1e-12 {
+                return d;
+            }
+        }
+        self.max()
+    }
+}
+
+/// What theory predicts for one strategy under one scenario. Rates are per second of the
+/// measured window; latencies in ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Requests the server receives per second.
+    pub requests_per_s: Option<f64>,
+    /// Share of responses that carry no event.
+    pub empty_fraction: Option<f64>,
+    /// Events per non-empty response.
+    pub events_per_response: Option<f64>,
+    /// Requests held at the server on average.
+    pub parked_requests: Option<f64>,
+    /// Mean delivery latency.
+    pub latency_mean_ms: Option<f64>,
+    /// Median delivery latency.
+    pub latency_p50_ms: Option<f64>,
+    /// 99th percentile.
+    pub latency_p99_ms: Option<f64>,
+    /// Largest possible latency.
+    pub latency_max_ms: Option<f64>,
+    /// Application bytes per event, both directions.
+    pub bytes_per_event: Option<f64>,
+}
+
+/// The per-client event rate λ of a scenario.
+pub fn lambda(s: &Scenario) -> f64 {
+    let (rate, fanout) = s.event_rate();
+    match (s.events.rate_per_client_per_s, fanout) {
+        (Some(l), _) => l,
+        (None, Fanout::All) => rate,
+        (None, Fanout::One) => rate / s.clients.count as f64,
+    }
+}
+
+/// p-quantile of `d + U(0, c)` (d from `one_way`), by bisection on its CDF.
+fn quantile_delay_plus_uniform(one_way: &OneWay, c: f64, q: f64) -> f64 {
+    let cdf = |x: f64| -> f64 {
+        one_way
+            .points
+            .iter()
+            .map(|&(d, p)| p * ((x - d) / c).clamp(0.0, 1.0))
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.0, one_way.max() + c);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if cdf(mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E[G]).
+///
+/// requests/s = N/C; empty responses e^(−λC); events per non-empty response
+/// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E[d] + C/2, max d_max + C (facts.md).
+pub fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Prediction {
+    let one_way = OneWay::of(s);
+    let c = if after_response {
+        interval_s + 2.0 * one_way.mean() / 1000.0
+    } else {
+        interval_s
+    };
+    let (n, l) = (s.clients.count as f64, lambda(s));
+    let empty = (-l * c).exp();
+    let c_ms = c * 1000.0;
+    Prediction {
+        requests_per_s: Some(n / c),
+        empty_fraction: Some(empty),
+        events_per_response: Some(l * c / (1.0 - empty)),
+        parked_requests: Some(0.0),
+        latency_mean_ms: Some(one_way.mean() + c_ms / 2.0),
+        latency_p50_ms: Some(quantile_delay_plus_uniform(&one_way, c_ms, 0.5)),
+        latency_p99_ms: Some(quantile_delay_plus_uniform(&one_way, c_ms, 0.99)),
+        latency_max_ms: Some(one_way.max() + c_ms),
+        bytes_per_event: poll_bytes_per_event(s, n / c, empty),
+    }
+}
+
+/// Long polling with hold T and immediate re-request (facts.md, RFC 6202):
+/// E[park] = e^(−λG)(1 − e^(−λT))/λ; E[cycle] = G + E[park]; requests/s = N/E[cycle];
+/// empty responses e^(−λ(G+T)); parked N·E[park]/E[cycle]; latency = d with probability
+/// 1 − G/E[cycle], else d + U(0, G): mean d + E[G²]/(2·E[cycle]), max d + G.
+///
+/// With a latency range G varies per cycle; the formulas use E[G] and E[G²] (the delays of
+/// request and response are independent), which is exact for the mean of a renewal process
+/// but only approximate for the quantiles.
+pub fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
+    let one_way = OneWay::of(s);
+    let (n, l) = (s.clients.count as f64, lambda(s));
+    let d = one_way.mean() / 1000.0;
+    let g = 2.0 * d;
+    // E[G²] = 2E[d²] + 2E[d]² for the sum of two independent one-way delays
+    let g2 = (2.0 * one_way.mean_square() + 2.0 * one_way.mean().powi(2)) / 1e6;
+    let park = (-l * g).exp() * (1.0 - (-l * timeout_s).exp()) / l;
+    let cycle = g + park;
+    let empty = (-l * (g + timeout_s)).exp();
+    let gap_share = g / cycle;
+    // constant d: the latency CDF is a jump of 1 − G/E[cycle] at d, then linear up to d + G
+    let constant = one_way.points.len() == 1;
+    let quantile = |q: f64| {
+        if q <= 1.0 - gap_share {
+            one_way.mean()
+        } else {
+            one_way.mean() + g * 1000.0 * (q - (1.0 - gap_share)) / gap_share
+        }
+    };
+    Prediction {
+        requests_per_s: Some(n / cycle),
+        empty_fraction: Some(empty),
+        events_per_response: Some(l * cycle / (1.0 - empty)),
+        parked_requests: Some(n * park / cycle),
+        latency_mean_ms: Some(one_way.mean() + g2 * 1000.0 / (2.0 * cycle)),
+        latency_p50_ms: constant.then(|| quantile(0.5)),
+        latency_p99_ms: constant.then(|| quantile(0.99)),
+        latency_max_ms: constant.then(|| 3.0 * one_way.max()),
+        bytes_per_event: poll_bytes_per_event(s, n / cycle, empty),
+    }
+}
+
+/// Push (WebSocket, SSE): latency is one transit; bytes per event are the framing plus the
+/// share of heartbeat traffic (`beat_bytes` per client every `beat_s`).
+fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction {
+    let one_way = OneWay::of(s);
+    let l = lambda(s);
+    Prediction {
+        requests_per_s: Some(0.0),
+        empty_fraction: None,
+        events_per_response: None,
+        parked_requests: Some(0.0),
+        latency_mean_ms: Some(one_way.mean()),
+        latency_p50_ms: Some(one_way.quantile(0.5)),
+        latency_p99_ms: Some(one_way.quantile(0.99)),
+        latency_max_ms: Some(one_way.max()),
+        bytes_per_event: s
+            .upstream
+            .is_none()
+            .then(|| s.events.payload_bytes as f64 + framing + beat_bytes / (beat_s * l)),
+    }
+}
+
+/// WebSocket: a server frame has a 2-byte header up to 125 bytes of payload, 4 up to 65,535,
+/// 10 above (RFC 6455 §5.2); a ping (2 bytes) and its masked pong (6) every `ping_interval_s`.
+pub fn websocket(s: &Scenario, ping_interval_s: f64) -> Prediction {
+    let p = s.events.payload_bytes;
+    let header = match p {
+        0..=125 => 2.0,
+        126..=65_535 => 4.0,
+        _ => 10.0,
+    };
+    push(s, header, 8.0, ping_interval_s)
+}
+
+/// SSE: each event is one HTTP chunk (`<hex len>\r\n … \r\n`) holding `id: N\n`,
+/// `event: T\n` unless T is `message`, `data: P\n` and `\n`; a `:\n\n` keep-alive in a chunk
+/// (8 bytes) every `heartbeat_s`. Id lengths are averaged over the ids of the window.
+pub fn sse(s: &Scenario, heartbeat_s: f64) -> Prediction {
+    let p = s.events.payload_bytes as usize;
+    let types = &s.events.types;
+    let event_line: f64 = types
+        .iter()
+        .map(|t| {
+            if t == "message" {
+                0
+            } else {
+                "event: \n".len() + t.len()
+            }
+        })
+        .sum::<usize>() as f64
+        / types.len() as f64;
+    let id_digits = mean_id_digits(s);
+    let record =
+        "id: \n".len() as f64 + id_digits + event_line + "data: \n\n".len() as f64 + p as f64;
+    let hex = format!("{:x}", record.round() as u64).len() as f64;
+    push(s, record - p as f64 + hex + 4.0, 8.0, heartbeat_s)
+}
+
+/// Mean number of decimal digits of the event ids created in the measured window (ids count
+/// events from the start of the run at the total rate).
+fn mean_id_digits(s: &Scenario) -> f64 {
+    let (rate, _) = s.event_rate();
+    let steps = 200;
+    (0..steps)
+        .map(|i| {
+            let t = s.warmup_s + (s.duration_s - s.warmup_s) * (i as f64 + 0.5) / steps as f64;
+            ((rate * t).max(1.0)).log10().floor() + 1.0
+        })
+        .sum::<f64>()
+        / steps as f64
+}
+
+/// Bytes per event of the polling strategies: request heads (`GET /events?client=C&after=A`),
+/// `204` or `200` response heads, and one payload + newline per event, per event created.
+fn poll_bytes_per_event(s: &Scenario, requests_per_s: f64, empty: f64) -> Option<f64> {
+    if s.upstream.is_some() {
+        return None;
+    }
+    let n = s.clients.count as f64;
+    let events_per_s = n * lambda(s);
+    let profile = &s.http.headers;
+    let client = "1".repeat(mean_digits_below(s.clients.count).round() as usize);
+    let after = "1".repeat(mean_id_digits(s).round() as usize);
+    let target = format!("/events?client={client}&after={after}");
+    let req = http_heads::request(
+        profile,
+        "GET",
+        &target,
+        &[("accept", "application/x-ndjson")],
+        None,
+    );
+    let req_len = http_heads::head_len("GET ".len() + target.len() + " HTTP/1.1\r\n".len(), &req);
+    let no_content = StatusCode::NO_CONTENT;
+    let resp_204 = http_heads::response(profile, no_content, &[], None);
+    let len_204 = http_heads::head_len(http_heads::status_line_len(no_content), &resp_204);
+    let batch =
+        (events_per_s / (requests_per_s * (1.0 - empty))) * (s.events.payload_bytes as f64 + 1.0);
+    let ok = StatusCode::OK;
+    let resp_200 = http_heads::response(
+        profile,
+        ok,
+        &[],
+        Some(("application/x-ndjson", batch.round() as usize)),
+    );
+    let len_200 = http_heads::head_len(http_heads::status_line_len(ok), &resp_200);
+    let per_s = requests_per_s
+        * (req_len as f64 + empty * len_204 as f64 + (1.0 - empty) * len_200 as f64)
+        + events_per_s * (s.events.payload_bytes as f64 + 1.0);
+    Some(per_s / events_per_s)
+}
+
+/// Mean number of digits of the integers 0..n.
+fn mean_digits_below(n: u64) -> f64 {
+    let total: u64 = (0..n).map(|i| i.to_string().len() as u64).sum();
+    total as f64 / n.max(1) as f64
+}
