@@ -67,6 +67,8 @@ struct Window {
     events_created: u64,
     upstream_messages: u64,
     upstream_latency_sum: u64,
+    /// ∫ parked requests dt over the window, in request·ms.
+    parked_ms: u64,
 }
 
 /// Everything measured in one run.
@@ -77,6 +79,7 @@ pub struct Recorder {
     w: Window,
     open_connections: u64,
     parked: u64,
+    parked_since: u64,
     generated: u64,
     delivered: u64,
     duplicates: u64,
@@ -98,6 +101,7 @@ impl Recorder {
             w: Window::default(),
             open_connections: 0,
             parked: 0,
+            parked_since: 0,
             generated: 0,
             delivered: 0,
             duplicates: 0,
@@ -190,6 +194,7 @@ impl Recorder {
 
     /// A request was parked (`+1`) or released (`-1`) at the server.
     pub fn parked(&mut self, delta: i64) {
+        self.accumulate_parked(now_ms());
         self.parked = self.parked.saturating_add_signed(delta);
     }
 
@@ -254,8 +259,18 @@ impl Recorder {
             .collect()
     }
 
+    /// Add parked·dt since the last change, clipped to the window.
+    fn accumulate_parked(&mut self, t: u64) {
+        let (from, to) = (self.parked_since.max(self.window.0), t.min(self.window.1));
+        if to > from {
+            self.w.parked_ms += self.parked * (to - from);
+        }
+        self.parked_since = t;
+    }
+
     /// Close simulated second `s`: snapshot the gauges into its row.
     pub fn end_second(&mut self, s: u64) {
+        self.accumulate_parked((s + 1) * 1000);
         let (open, parked) = (self.open_connections, self.parked);
         let in_window = self.in_window(s * 1000);
         let row = self.second(s * 1000);
@@ -341,6 +356,7 @@ impl Recorder {
             } else {
                 round3(w.upstream_latency_sum as f64 / w.upstream_messages as f64)
             },
+            parked_requests_mean: round3(w.parked_ms as f64 / (window_s * 1000.0)),
         }
     }
 }
@@ -445,6 +461,8 @@ pub struct SummaryRow {
     pub upstream_messages: u64,
     /// Their mean latency, client → server, ms.
     pub upstream_latency_mean_ms: f64,
+    /// Requests held at the server, averaged over the window (time-weighted).
+    pub parked_requests_mean: f64,
 }
 
 #[cfg(test)]

@@ -102,6 +102,15 @@ pub struct Prediction {
     pub latency_max_ms: Option<f64>,
     /// Application bytes per event, both directions.
     pub bytes_per_event: Option<f64>,
+    /// Application bytes per second, both directions.
+    pub app_bytes_per_s: Option<f64>,
+    /// Probability density of the latency at its p99, per ms; `None` when the p99 sits on an
+    /// atom (a constant latency). Tells how precisely a finite run can estimate the p99:
+    /// standard error ≈ √(0.99·0.01/n) / density.
+    pub p99_density: Option<f64>,
+    /// Coefficient of variation of one client's request cycle (0 for a fixed-rate timer):
+    /// how noisy a finite run's requests/s is, ≈ cv/√(requests).
+    pub cycle_cv: Option<f64>,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -114,16 +123,56 @@ pub fn lambda(s: &Scenario) -> f64 {
     }
 }
 
-/// p-quantile of `d + U(0, c)` (d from `one_way`), by bisection on its CDF.
-fn quantile_delay_plus_uniform(one_way: &OneWay, c: f64, q: f64) -> f64 {
+/// The wait of an event at the server until the next poll arrives, when polls arrive with
+/// gaps X (a renewal process): an event lands in a gap with probability proportional to its
+/// length, so the wait W has density P(X > w)/E[X]. X is discrete (whole ms).
+struct Wait {
+    /// `survival[j]` = P(X > j).
+    survival: Vec<f64>,
+    /// `area[j]` = Σ_{i<j} P(X > i).
+    area: Vec<f64>,
+    mean_gap: f64,
+}
+
+impl Wait {
+    fn new(gaps: &[(f64, f64)]) -> Wait {
+        let top = gaps.iter().map(|g| g.0).fold(0.0, f64::max) as usize + 1;
+        let survival: Vec<f64> = (0..=top)
+            .map(|j| gaps.iter().filter(|g| g.0 > j as f64).map(|g| g.1).sum())
+            .collect();
+        let mut area = vec![0.0];
+        for sj in &survival {
+            area.push(area.last().unwrap() + sj);
+        }
+        let mean_gap = gaps.iter().map(|g| g.0 * g.1).sum();
+        Wait {
+            survival,
+            area,
+            mean_gap,
+        }
+    }
+
+    /// P(W ≤ w).
+    fn cdf(&self, w: f64) -> f64 {
+        if w <= 0.0 {
+            return 0.0;
+        }
+        let j = (w.floor() as usize).min(self.survival.len() - 1);
+        let part = self.area[j] + (w - j as f64) * self.survival[j];
+        (part / self.mean_gap).min(1.0)
+    }
+}
+
+/// p-quantile of d + W (d from `one_way`, W the wait), by bisection on its CDF.
+fn quantile_delay_plus_wait(one_way: &OneWay, wait: &Wait, q: f64) -> f64 {
     let cdf = |x: f64| -> f64 {
         one_way
             .points
             .iter()
-            .map(|&(d, p)| p * ((x - d) / c).clamp(0.0, 1.0))
+            .map(|&(d, p)| p * wait.cdf(x - d))
             .sum()
     };
-    let (mut lo, mut hi) = (0.0, one_way.max() + c);
+    let (mut lo, mut hi) = (0.0, one_way.max() + wait.survival.len() as f64);
     for _ in 0..60 {
         let mid = (lo + hi) / 2.0;
         if cdf(mid) < q {
@@ -135,30 +184,61 @@ fn quantile_delay_plus_uniform(one_way: &OneWay, c: f64, q: f64) -> f64 {
     hi
 }
 
+/// The distribution of the gap between two polls arriving at the server.
+fn poll_gaps(one_way: &OneWay, i_ms: f64, after_response: bool) -> Vec<(f64, f64)> {
+    let mut gaps = std::collections::BTreeMap::new();
+    for &(a, pa) in &one_way.points {
+        for &(b, pb) in &one_way.points {
+            // fixed rate: I + d(next request) − d(this request); after response: I + d(response) + d(next request)
+            let x = if after_response {
+                i_ms + a + b
+            } else {
+                i_ms + a - b
+            };
+            *gaps.entry(x.round() as i64).or_insert(0.0) += pa * pb;
+        }
+    }
+    gaps.into_iter().map(|(x, p)| (x as f64, p)).collect()
+}
+
 /// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E[G]).
 ///
 /// requests/s = N/C; empty responses e^(−λC); events per non-empty response
 /// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E[d] + C/2, max d_max + C (facts.md).
+///
+/// On a latency range the gap between two polls *at the server* varies around C (variance
+/// 2·Var(d)), so an event waits on average E[gap²]/(2·E[gap]) (a length-biased gap), and at
+/// most C + (d_max − d_min) (fixed rate) or I + 2·d_max (after response) before its transit.
 pub fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Prediction {
     let one_way = OneWay::of(s);
-    let c = if after_response {
-        interval_s + 2.0 * one_way.mean() / 1000.0
+    let i_ms = interval_s * 1000.0;
+    let var_d = one_way.mean_square() - one_way.mean().powi(2);
+    let spread = one_way.max() - one_way.points[0].0;
+    let (c_ms, max_gap) = if after_response {
+        (i_ms + 2.0 * one_way.mean(), i_ms + 2.0 * one_way.max())
     } else {
-        interval_s
+        (i_ms, i_ms + spread)
     };
+    let c = c_ms / 1000.0;
     let (n, l) = (s.clients.count as f64, lambda(s));
     let empty = (-l * c).exp();
-    let c_ms = c * 1000.0;
+    let mean_wait = (c_ms * c_ms + 2.0 * var_d) / (2.0 * c_ms);
+    let wait = Wait::new(&poll_gaps(&one_way, i_ms, after_response));
+    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / c, empty);
+    let rtt_sd = (2.0 * var_d).sqrt();
     Prediction {
-        requests_per_s: Some(n / c),
+        requests_per_s: Some(n / c + upstream_posts_per_s(s)),
         empty_fraction: Some(empty),
         events_per_response: Some(l * c / (1.0 - empty)),
         parked_requests: Some(0.0),
-        latency_mean_ms: Some(one_way.mean() + c_ms / 2.0),
-        latency_p50_ms: Some(quantile_delay_plus_uniform(&one_way, c_ms, 0.5)),
-        latency_p99_ms: Some(quantile_delay_plus_uniform(&one_way, c_ms, 0.99)),
-        latency_max_ms: Some(one_way.max() + c_ms),
-        bytes_per_event: poll_bytes_per_event(s, n / c, empty),
+        latency_mean_ms: Some(one_way.mean() + mean_wait),
+        latency_p50_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.5)),
+        latency_p99_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.99)),
+        latency_max_ms: Some(one_way.max() + max_gap),
+        bytes_per_event,
+        app_bytes_per_s,
+        p99_density: Some(1.0 / c_ms),
+        cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
     }
 }
 
@@ -190,16 +270,20 @@ pub fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
             one_way.mean() + g * 1000.0 * (q - (1.0 - gap_share)) / gap_share
         }
     };
+    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / cycle, empty);
     Prediction {
-        requests_per_s: Some(n / cycle),
+        requests_per_s: Some(n / cycle + upstream_posts_per_s(s)),
         empty_fraction: Some(empty),
         events_per_response: Some(l * cycle / (1.0 - empty)),
         parked_requests: Some(n * park / cycle),
         latency_mean_ms: Some(one_way.mean() + g2 * 1000.0 / (2.0 * cycle)),
         latency_p50_ms: constant.then(|| quantile(0.5)),
         latency_p99_ms: constant.then(|| quantile(0.99)),
-        latency_max_ms: constant.then(|| 3.0 * one_way.max()),
-        bytes_per_event: poll_bytes_per_event(s, n / cycle, empty),
+        latency_max_ms: Some(3.0 * one_way.max()),
+        bytes_per_event,
+        app_bytes_per_s,
+        p99_density: (gap_share > 0.01).then(|| gap_share / (g * 1000.0)),
+        cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
     }
 }
 
@@ -208,6 +292,8 @@ pub fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
 fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction {
     let one_way = OneWay::of(s);
     let l = lambda(s);
+    let per_event = s.events.payload_bytes as f64 + framing + beat_bytes / (beat_s * l);
+    let no_upstream = s.upstream.is_none();
     Prediction {
         requests_per_s: Some(0.0),
         empty_fraction: None,
@@ -217,10 +303,17 @@ fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction 
         latency_p50_ms: Some(one_way.quantile(0.5)),
         latency_p99_ms: Some(one_way.quantile(0.99)),
         latency_max_ms: Some(one_way.max()),
-        bytes_per_event: s
-            .upstream
-            .is_none()
-            .then(|| s.events.payload_bytes as f64 + framing + beat_bytes / (beat_s * l)),
+        bytes_per_event: no_upstream.then_some(per_event),
+        app_bytes_per_s: no_upstream.then(|| per_event * l * s.clients.count as f64),
+        p99_density: (one_way.points.len() > 1).then(|| {
+            let q = one_way.quantile(0.99);
+            one_way
+                .points
+                .iter()
+                .find(|p| p.0 == q)
+                .map_or(0.0, |p| p.1)
+        }),
+        cycle_cv: None,
     }
 }
 
@@ -274,26 +367,28 @@ fn mean_id_digits(s: &Scenario) -> f64 {
         / steps as f64
 }
 
-/// Bytes per event of the polling strategies: request heads (`GET /events?client=C&after=A`),
-/// `204` or `200` response heads, and one payload + newline per event, per event created.
-fn poll_bytes_per_event(s: &Scenario, requests_per_s: f64, empty: f64) -> Option<f64> {
+/// Traffic of the polling strategies — request heads (`GET /events?client=C&after=A`), `204`
+/// or `200` response heads, one payload + newline per event — as (bytes per event, bytes/s).
+fn poll_bytes(s: &Scenario, requests_per_s: f64, empty: f64) -> (Option<f64>, Option<f64>) {
     if s.upstream.is_some() {
-        return None;
+        return (None, None);
     }
     let n = s.clients.count as f64;
     let events_per_s = n * lambda(s);
     let profile = &s.http.headers;
     let client = "1".repeat(mean_digits_below(s.clients.count).round() as usize);
-    let after = "1".repeat(mean_id_digits(s).round() as usize);
-    let target = format!("/events?client={client}&after={after}");
+    let base = format!("/events?client={client}&after=");
     let req = http_heads::request(
         profile,
         "GET",
-        &target,
+        &base,
         &[("accept", "application/x-ndjson")],
         None,
     );
-    let req_len = http_heads::head_len("GET ".len() + target.len() + " HTTP/1.1\r\n".len(), &req);
+    // `after` is the id of the last event this client received: its digits are averaged apart
+    let req_len = http_heads::head_len("GET ".len() + base.len() + " HTTP/1.1\r\n".len(), &req)
+        as f64
+        + mean_after_digits(s);
     let no_content = StatusCode::NO_CONTENT;
     let resp_204 = http_heads::response(profile, no_content, &[], None);
     let len_204 = http_heads::head_len(http_heads::status_line_len(no_content), &resp_204);
@@ -308,9 +403,44 @@ fn poll_bytes_per_event(s: &Scenario, requests_per_s: f64, empty: f64) -> Option
     );
     let len_200 = http_heads::head_len(http_heads::status_line_len(ok), &resp_200);
     let per_s = requests_per_s
-        * (req_len as f64 + empty * len_204 as f64 + (1.0 - empty) * len_200 as f64)
+        * (req_len + empty * len_204 as f64 + (1.0 - empty) * len_200 as f64)
         + events_per_s * (s.events.payload_bytes as f64 + 1.0);
-    Some(per_s / events_per_s)
+    (Some(per_s / events_per_s), Some(per_s))
+}
+
+/// Mean digits of the `after=` id a poll carries: the id of the last event the client
+/// received (0 before its first), averaged over the window. The last event is on average
+/// `age` old (an exponential of rate λ truncated at t), when the global id was R·(t − age).
+fn mean_after_digits(s: &Scenario) -> f64 {
+    let (rate, _) = s.event_rate();
+    let l = lambda(s);
+    let steps = 200;
+    (0..steps)
+        .map(|i| {
+            let t = s.warmup_s + (s.duration_s - s.warmup_s) * (i as f64 + 0.5) / steps as f64;
+            let none = (-l * t).exp();
+            let age = (1.0 - none * (1.0 + l * t)) / (l * (1.0 - none));
+            let id = (rate * (t - age)).max(1.0);
+            none + (1.0 - none) * (id.log10().floor() + 1.0)
+        })
+        .sum::<f64>()
+        / steps as f64
+}
+
+/// cv of a long-poll cycle G + park: park is 0 if an event came during the gap G, else
+/// min(Exp(λ), T); E[min(E, T)²] = 2(1 − e^(−λT)(1 + λT))/λ² (G taken as constant).
+fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
+    let waits = (-l * g).exp();
+    let m1 = waits * (1.0 - (-l * t).exp()) / l;
+    let m2 = waits * 2.0 * (1.0 - (-l * t).exp() * (1.0 + l * t)) / (l * l);
+    (m2 - m1 * m1).max(0.0).sqrt() / (g + m1)
+}
+
+/// Upstream messages the HTTP strategies send as `POST /messages` requests, per second.
+fn upstream_posts_per_s(s: &Scenario) -> f64 {
+    s.upstream
+        .as_ref()
+        .map_or(0.0, |u| u.rate_per_client_per_s * s.clients.count as f64)
 }
 
 /// Mean number of digits of the integers 0..n.

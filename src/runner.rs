@@ -32,7 +32,7 @@ impl ScenarioOutcome {
             .iter()
             .filter_map(|(id, p)| {
                 let r = self.results.iter().find(|r| &r.strategy == id)?;
-                let rows = crate::check::compare(r, p, scenario.warmup_s, scenario.duration_s);
+                let rows = crate::check::compare(r, p, scenario);
                 Some((id.clone(), rows))
             })
             .collect()

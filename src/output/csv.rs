@@ -71,7 +71,7 @@ struct LatencyRow<'a> {
 }
 
 /// A row of `model.csv`: the `summary.csv` columns the model predicts (others empty), then
-/// three model-only columns.
+/// model-only columns.
 #[derive(Serialize)]
 struct ModelRow<'a> {
     strategy: &'a str,
@@ -98,9 +98,10 @@ struct ModelRow<'a> {
     bytes_per_event: Option<f64>,
     upstream_messages: Option<f64>,
     upstream_latency_mean_ms: Option<f64>,
+    parked_requests_mean: Option<f64>,
     empty_fraction: Option<f64>,
     events_per_response: Option<f64>,
-    parked_requests: Option<f64>,
+    app_bytes_per_s: Option<f64>,
 }
 
 /// `model.csv`: one row per strategy that has a closed form.
@@ -138,9 +139,10 @@ pub fn render_model(
             bytes_per_event: r3(p.bytes_per_event),
             upstream_messages: None,
             upstream_latency_mean_ms: None,
+            parked_requests_mean: r3(p.parked_requests),
             empty_fraction: r3(p.empty_fraction.map(|e| e * 1000.0)).map(|e| e / 1000.0),
             events_per_response: r3(p.events_per_response),
-            parked_requests: r3(p.parked_requests),
+            app_bytes_per_s: r3(p.app_bytes_per_s),
         }
     }))
 }
