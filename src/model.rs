@@ -304,7 +304,7 @@ fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction 
         latency_p99_ms: Some(one_way.quantile(0.99)),
         latency_max_ms: Some(one_way.max()),
         bytes_per_event: no_upstream.then_some(per_event),
-        app_bytes_per_s: no_upstream.then(|| per_event * l * s.clients.count as f64),
+        app_bytes_per_s: no_upstream.then_some(per_event * l * s.clients.count as f64),
         p99_density: (one_way.points.len() > 1).then(|| {
             let q = one_way.quantile(0.99);
             one_way

@@ -122,8 +122,8 @@ fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
     );
     assert_eq!(
         names.len(),
-        4 + 1 + 8,
-        "4 CSV, conditions.txt, 4 charts × PNG/SVG: {names:?}"
+        5 + 1 + 8,
+        "5 CSV (with model.csv), conditions.txt, 4 charts × PNG/SVG: {names:?}"
     );
 }
 

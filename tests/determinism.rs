@@ -29,7 +29,7 @@ fn output_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
 fn the_same_seed_writes_byte_identical_files() {
     let a = output_bytes(42);
     let b = output_bytes(42);
-    assert_eq!(a.len(), 13, "4 CSV, conditions.txt, 8 chart files");
+    assert_eq!(a.len(), 14, "5 CSV, conditions.txt, 8 chart files");
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with seed 42");
         assert!(x.len() > 50, "{name} is nearly empty");
