@@ -41,6 +41,11 @@ fn another_seed_writes_different_bytes() {
     let a = output_bytes(42);
     let b = output_bytes(43);
     for ((name, x), (_, y)) in a.iter().zip(&b) {
+        if name == "model.csv" {
+            // theory does not depend on the seed
+            assert!(x == y, "model.csv depends on the seed");
+            continue;
+        }
         assert!(x != y, "{name} is the same for seeds 42 and 43");
     }
 }
