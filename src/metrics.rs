@@ -69,6 +69,9 @@ struct Window {
     upstream_latency_sum: u64,
     /// ∫ parked requests dt over the window, in request·ms.
     parked_ms: u64,
+    packets: u64,
+    wire_up: u64,
+    wire_down: u64,
 }
 
 /// Everything measured in one run.
@@ -176,6 +179,19 @@ impl Recorder {
     pub fn connection_opened(&mut self) {
         if self.in_window(now_ms()) {
             self.w.connections_opened += 1;
+        }
+    }
+
+    /// Modelled TCP/IP traffic at time `t`: `packets` packets carrying `bytes` bytes on the
+    /// wire (headers included) in direction `dir` (see [`crate::sim::wire`]).
+    pub fn wire(&mut self, t: u64, dir: Direction, packets: u64, bytes: u64) {
+        if !self.in_window(t) {
+            return;
+        }
+        self.w.packets += packets;
+        match dir {
+            Direction::Up => self.w.wire_up += bytes,
+            Direction::Down => self.w.wire_down += bytes,
         }
     }
 
@@ -357,6 +373,14 @@ impl Recorder {
                 round3(w.upstream_latency_sum as f64 / w.upstream_messages as f64)
             },
             parked_requests_mean: round3(w.parked_ms as f64 / (window_s * 1000.0)),
+            packets: w.packets,
+            wire_bytes_up: w.wire_up,
+            wire_bytes_down: w.wire_down,
+            wire_bytes_per_event: if w.events_created == 0 {
+                0.0
+            } else {
+                round3((w.wire_up + w.wire_down) as f64 / w.events_created as f64)
+            },
         }
     }
 }
@@ -463,6 +487,15 @@ pub struct SummaryRow {
     pub upstream_latency_mean_ms: f64,
     /// Requests held at the server, averaged over the window (time-weighted).
     pub parked_requests_mean: f64,
+    /// Modelled TCP/IP packets in the window, both directions (data, pure ACKs, handshakes,
+    /// teardowns; see [`crate::sim::wire`]).
+    pub packets: u64,
+    /// Modelled wire bytes client → server: application bytes plus TCP/IP headers.
+    pub wire_bytes_up: u64,
+    /// Modelled wire bytes server → client.
+    pub wire_bytes_down: u64,
+    /// `(wire_bytes_up + wire_bytes_down)` per event created in the window.
+    pub wire_bytes_per_event: f64,
 }
 
 #[cfg(test)]

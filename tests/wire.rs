@@ -57,3 +57,47 @@ fn minimal_heads_are_what_http_1_1_needs() {
         requests * "HTTP/1.1 204 No Content\r\n\r\n".len() as u64
     );
 }
+
+/// TCP/IP overhead model: a short poll is 3 packets (request, response carrying the request's
+/// ACK, the client's delayed pure ACK) and every packet adds 52 bytes of headers.
+#[test]
+fn a_short_poll_costs_three_packets_of_52_header_bytes_each() {
+    let s = scenario(
+        "name = \"pk\"\nduration_s = 30\nwarmup_s = 5\nstrategies = [\"short-polling\"]\n\
+         [clients]\ncount = 10\n[events]\nrate_per_s = 0.001\n[network]\nlatency_ms = 20\n",
+    );
+    let sum = run(&s, "short-polling").summary;
+    assert_eq!(sum.events_generated, 0, "meant to be idle");
+    let expected = 3 * sum.requests;
+    assert!(
+        sum.packets.abs_diff(expected) <= 10,
+        "{} packets for {} requests",
+        sum.packets,
+        sum.requests
+    );
+    assert_eq!(
+        sum.wire_bytes_up + sum.wire_bytes_down,
+        sum.app_bytes_up + sum.app_bytes_down + 52 * sum.packets,
+        "no handshake or teardown falls in the window: wire = app + 52 × packets"
+    );
+}
+
+/// A pushed event is 2 packets: the data segment and the client's delayed ACK.
+#[test]
+fn a_pushed_event_costs_two_packets() {
+    let s = scenario(
+        "name = \"pk\"\nduration_s = 60\nwarmup_s = 5\n\
+         [clients]\ncount = 5\n[events]\nrate_per_client_per_s = 0.5\n[network]\nlatency_ms = 20\n\
+         [websocket]\nping_interval_s = 3600\n[sse]\nheartbeat_s = 3600\n",
+    );
+    for id in ["websocket", "sse"] {
+        let sum = run(&s, id).summary;
+        let events = sum.payload_bytes / 100;
+        assert!(events > 100);
+        assert!(
+            sum.packets.abs_diff(2 * events) <= 4,
+            "{id}: {} packets for {events} events",
+            sum.packets
+        );
+    }
+}

@@ -11,23 +11,27 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use turmoil::net::{TcpListener, TcpStream};
 
-use crate::metrics::{Direction, RecorderHandle};
+use super::wire::{self, AckState};
+use crate::metrics::{now_ms, Direction, RecorderHandle};
 
 /// A TCP stream that reports the bytes it sends to the recorder.
 pub struct Metered {
     inner: TcpStream,
     sends: Direction,
     rec: RecorderHandle,
+    acks: AckState,
 }
 
 impl Metered {
     /// The client end of a connection: its writes travel up.
     pub fn client(inner: TcpStream, rec: RecorderHandle) -> Metered {
         rec.borrow_mut().connection_opened();
+        wire::handshake(now_ms(), &mut rec.borrow_mut());
         Metered {
             inner,
             sends: Direction::Up,
             rec,
+            acks: AckState::default(),
         }
     }
 
@@ -38,18 +42,24 @@ impl Metered {
             inner,
             sends: Direction::Down,
             rec,
+            acks: AckState::default(),
         }
     }
 
-    fn count(&self, n: usize) {
-        self.rec.borrow_mut().bytes_sent(self.sends, n);
+    fn count(&mut self, n: usize) {
+        let t = now_ms();
+        let mut rec = self.rec.borrow_mut();
+        rec.bytes_sent(self.sends, n);
+        self.acks.sent(t, n as u64, self.sends, &mut rec);
     }
 }
 
 impl Drop for Metered {
     fn drop(&mut self) {
+        let mut rec = self.rec.borrow_mut();
+        self.acks.close(now_ms(), self.sends, &mut rec);
         if self.sends == Direction::Down {
-            self.rec.borrow_mut().open_connections(-1);
+            rec.open_connections(-1);
         }
     }
 }
@@ -60,7 +70,15 @@ impl AsyncRead for Metered {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let t = now_ms();
+            let this = &mut *self;
+            this.acks.settle(t, this.sends, &mut this.rec.borrow_mut());
+            this.acks.received(t);
+        }
+        res
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod feed;
 mod meter;
+pub mod wire;
 
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
