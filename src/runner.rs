@@ -139,7 +139,13 @@ pub fn run_and_write(
     ));
     files.push((
         CONDITIONS_FILE,
-        format!("{}\n", conditions(scenario)).into_bytes(),
+        format!(
+            "{}\nmeasured window: {}–{} s\n",
+            conditions(scenario),
+            scenario.warmup_s,
+            scenario.duration_s
+        )
+        .into_bytes(),
     ));
     let mut files = output::csv::write_all(&dir, &files)
         .with_context(|| format!("writing the results of {}", scenario.name))?;
@@ -155,6 +161,6 @@ pub fn run_and_write(
 /// (Re)draw the charts of a results folder from its CSV files.
 pub fn draw_charts(dir: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
-    let data = output::charts::ChartData::read(dir, name, conditions.trim())?;
+    let data = output::charts::ChartData::read(dir, name, &conditions)?;
     output::charts::write_all(dir, &data).with_context(|| format!("drawing the charts of {name}"))
 }

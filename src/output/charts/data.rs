@@ -55,6 +55,27 @@ pub struct ChartData {
     pub series: BTreeMap<String, Vec<TimeRow>>,
     /// `latency.csv` buckets per strategy: `(ms, count)`.
     pub latency: BTreeMap<String, Vec<(u64, u64)>>,
+    /// `model.csv` rows per strategy, if the folder has one (predictions drawn dashed/hollow).
+    pub model: BTreeMap<String, ModelRow>,
+    /// The measured window `[warmup, duration)` in seconds, from the summary.
+    pub window: Option<(f64, f64)>,
+}
+
+/// The predictions of `model.csv` the charts draw.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ModelRow {
+    /// Strategy id.
+    pub strategy: String,
+    /// Length of the measured window, s.
+    pub duration_s: f64,
+    /// Predicted requests per second.
+    pub requests_per_s: Option<f64>,
+    /// Predicted median latency.
+    pub latency_p50_ms: Option<f64>,
+    /// Predicted 99th percentile.
+    pub latency_p99_ms: Option<f64>,
+    /// Predicted bytes per event.
+    pub bytes_per_event: Option<f64>,
 }
 
 impl ChartData {
@@ -63,8 +84,17 @@ impl ChartData {
         self.summary.iter().map(|r| r.strategy.as_str()).collect()
     }
 
-    /// Read `summary.csv`, `timeseries.csv` and `latency.csv` from `dir`.
+    /// Read `summary.csv`, `timeseries.csv`, `latency.csv` (and `model.csv` if present) from
+    /// `dir`. `conditions` is the text of `conditions.txt`: a line describing the scenario,
+    /// then optionally `measured window: W–D s`.
     pub fn read(dir: &Path, name: &str, conditions: &str) -> anyhow::Result<ChartData> {
+        let mut lines = conditions.lines();
+        let conditions = lines.next().unwrap_or("").trim();
+        let window = lines.next().and_then(|l| {
+            let range = l.strip_prefix("measured window: ")?.strip_suffix(" s")?;
+            let (a, b) = range.split_once('–')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        });
         let summary: Vec<SummaryRow> = read_csv(&dir.join("summary.csv"))?;
         if summary.is_empty() {
             bail!("{}: no rows", dir.join("summary.csv").display());
@@ -89,12 +119,21 @@ impl ChartData {
                 );
             }
         }
+        let mut model = BTreeMap::new();
+        let model_file = dir.join("model.csv");
+        if model_file.exists() {
+            for row in read_csv::<ModelRow>(&model_file)? {
+                model.insert(row.strategy.clone(), row);
+            }
+        }
         Ok(ChartData {
             name: name.to_string(),
             conditions: conditions.to_string(),
             summary,
             series,
             latency,
+            model,
+            window,
         })
     }
 }

@@ -263,15 +263,21 @@ pub fn time_series(
         .collect()
 }
 
+/// The measured window `[warmup, duration)` in seconds (the whole series if unknown).
+pub fn window_of(data: &ChartData, id: &str) -> (f64, f64) {
+    let last = data.series.get(id).map_or(0.0, |rows| rows.len() as f64);
+    data.window.unwrap_or((0.0, last))
+}
+
 /// A line panel over simulated time, one line per strategy.
-pub fn time_panel<DB: DrawingBackend>(
-    area: &Area<'_, DB>,
+pub fn time_panel<'a, 'b, DB: DrawingBackend>(
+    area: &'a Area<'b, DB>,
     data: &ChartData,
     caption: &str,
     y_desc: &str,
     lines: &[(String, Vec<(f64, f64)>)],
     y_fmt: &dyn Fn(&f64) -> String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
     let t_max = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.0))
@@ -286,5 +292,5 @@ pub fn time_panel<DB: DrawingBackend>(
         let _ = data;
         series(&mut chart, pts.clone(), look(id, i), 3)?;
     }
-    Ok(())
+    Ok(chart)
 }

@@ -79,6 +79,20 @@ pub fn cdf<DB: DrawingBackend>(
         chart
             .draw_series([TriangleMarker::new((p99, 0.99), 11, l.color.filled())])
             .map_err(err)?;
+        // theory: hollow black markers at the predicted p50 and p99
+        if let Some(m) = data.model.get(&row.strategy) {
+            let hollow = BLACK.stroke_width(2);
+            if let Some(v) = m.latency_p50_ms {
+                chart
+                    .draw_series([Circle::new((v.max(1.0), 0.5), 13, hollow)])
+                    .map_err(err)?;
+            }
+            if let Some(v) = m.latency_p99_ms {
+                chart
+                    .draw_series([Circle::new((v.max(1.0), 0.99), 13, hollow)])
+                    .map_err(err)?;
+            }
+        }
     }
     Ok(())
 }

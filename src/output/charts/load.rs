@@ -19,17 +19,36 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     )
 }
 
-/// Requests per second over time.
+/// Requests per second over time, with the model's prediction as a thin dashed line over the
+/// measured window.
 pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let lines = draw::time_series(data, |r| r.requests as f64);
-    draw::time_panel(
-        area,
-        data,
-        "Requests received per second",
-        "requests/s",
-        &lines,
-        &draw::fmt_count,
-    )
+    let caption = if data.model.is_empty() {
+        "Requests received per second"
+    } else {
+        "Requests received per second (thin dashed: theory)"
+    };
+    let mut chart = draw::time_panel(area, data, caption, "requests/s", &lines, &draw::fmt_count)?;
+    for (i, id) in data.strategies().iter().enumerate() {
+        let Some(rate) = data.model.get(*id).and_then(|m| m.requests_per_s) else {
+            continue;
+        };
+        if rate <= 0.0 {
+            continue;
+        }
+        let (from, to) = draw::window_of(data, id);
+        let color = look(id, i).color;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(from, rate), (to, rate)],
+                10,
+                6,
+                BLACK.mix(0.8).stroke_width(1),
+            ))
+            .map_err(err)?;
+        let _ = color;
+    }
+    Ok(())
 }
 
 /// Open connections (thick) and parked requests (thin, where any) over time.

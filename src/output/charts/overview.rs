@@ -11,7 +11,12 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::legend(&body, data)?;
     let panels = body.split_evenly((2, 2));
     load::requests(&panels[0], data)?;
-    latency::cdf(&panels[1], data, "Latency: share delivered within")?;
+    let caption = if data.model.is_empty() {
+        "Latency: share delivered within"
+    } else {
+        "Latency: share delivered within (○ theory)"
+    };
+    latency::cdf(&panels[1], data, caption)?;
     load::connections(&panels[2], data, "Open connections")?;
     traffic::per_event_bars(&panels[3], data)
 }

@@ -35,7 +35,11 @@ pub fn per_event_bars<DB: DrawingBackend>(
         .iter()
         .map(|r| r.bytes_per_event)
         .fold(1.0, f64::max);
-    let caption = "Bytes per event (dark: payload, light: overhead)";
+    let caption = if data.model.is_empty() {
+        "Bytes per event (dark: payload, light: overhead)"
+    } else {
+        "Bytes per event (dark: payload, light: overhead, black: theory)"
+    };
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
     let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
     let x_fmt = move |v: &f64| {
@@ -77,6 +81,19 @@ pub fn per_event_bars<DB: DrawingBackend>(
                 ),
             ])
             .map_err(err)?;
+        if let Some(v) = data
+            .model
+            .get(&row.strategy)
+            .and_then(|m| m.bytes_per_event)
+        {
+            // theory: a black tick across the bar
+            chart
+                .draw_series([PathElement::new(
+                    vec![(x0 - 0.08, v), (x1 + 0.08, v)],
+                    BLACK.stroke_width(3),
+                )])
+                .map_err(err)?;
+        }
         let label = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart
             .draw_series([Text::new(
