@@ -37,6 +37,22 @@ pub enum Command {
         /// tolerance.
         #[arg(long)]
         check: bool,
+        /// Simulations to run at once (each uses one core); default: every core.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// For a sweep: run only every N-th point starting at K (0-based), e.g. `--shard 0/4`;
+        /// join the shards' outputs with `realtime-lab merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<realtime_lab::sweep::Shard>,
+    },
+    /// Join the sweep.csv of shard output folders into one sweep.csv (and its charts).
+    Merge {
+        /// The shard folders (each a `<out>/<scenario name>` written by `run --shard`).
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Folder to write the merged sweep.csv and charts to.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Redraw the charts of a results folder from its CSV files, without simulating.
     Chart {

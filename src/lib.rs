@@ -50,11 +50,13 @@ pub mod check;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod protocol;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod strategy;
+pub mod sweep;
 
 pub use metrics::{Recorder, SummaryRow};
 pub use scenario::{Scenario, ScenarioError, Source};

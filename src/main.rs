@@ -36,6 +36,138 @@ fn main() -> ExitCode {
     }
 }
 
+struct RunArgs {
+    scenarios: Vec<std::path::PathBuf>,
+    out: std::path::PathBuf,
+    strategies: Vec<String>,
+    seed: Option<u64>,
+    quiet: bool,
+    check: bool,
+    jobs: Option<usize>,
+    shard: Option<realtime_lab::sweep::Shard>,
+}
+
+fn run(args: RunArgs) -> Result<(), Failure> {
+    // Check every input before simulating anything: a bad file writes nothing.
+    let mut loaded = Vec::new();
+    if args.scenarios.is_empty() {
+        loaded.push(Scenario::quickstart());
+    }
+    for path in &args.scenarios {
+        loaded.push(Scenario::from_file(path).map_err(|e| Failure::Input(e.into()))?);
+    }
+    for id in &args.strategies {
+        if strategy::find(id).is_none() {
+            let known: Vec<_> = strategy::ALL.iter().map(|s| s.id()).collect();
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--strategy {id}: unknown strategy; known strategies: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    if args.shard.is_some() && loaded.iter().any(|s| s.sweep.is_none()) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--shard splits the points of a sweep; a scenario without [sweep] has one point"
+        )));
+    }
+    if args.jobs == Some(0) {
+        return Err(Failure::Input(anyhow::anyhow!("--jobs 0: use at least 1")));
+    }
+    for s in &mut loaded {
+        override_scenario(s, &args.strategies, args.seed);
+        if let Some(plan) = &mut s.sweep {
+            for p in &mut plan.points {
+                override_scenario(&mut p.scenario, &args.strategies, None);
+            }
+        }
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let visible = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut failed_checks = 0;
+    for s in &loaded {
+        if let Some(plan) = &s.sweep {
+            run_sweep(s, plan, &args, jobs, visible)?;
+            continue;
+        }
+        let bars = realtime_lab::progress::Bars::new(s.strategies.len(), jobs, visible);
+        let results = runner::simulate_parallel(s, jobs, &bars).map_err(Failure::Run)?;
+        bars.finish();
+        let outcome = runner::write_results(s, &args.out, results).map_err(Failure::Run)?;
+        println!(
+            "{} — {} clients, {} s (measured from {} s), seed {}",
+            s.name, s.clients.count, s.duration_s, s.warmup_s, s.seed
+        );
+        let rows: Vec<_> = outcome.results.iter().map(|r| r.summary.clone()).collect();
+        print!("{}", table::render(&rows));
+        println!("wrote {}", outcome.dir.display());
+        if args.check {
+            let blocks = outcome.check(s);
+            println!("\nsimulation vs closed-form model ({}):", s.name);
+            print!("{}", realtime_lab::check::render(&blocks));
+            failed_checks += blocks.iter().flat_map(|(_, r)| r).filter(|r| !r.ok).count();
+        }
+    }
+    if failed_checks > 0 {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "{failed_checks} quantities differ from the model beyond tolerance"
+        )));
+    }
+    Ok(())
+}
+
+fn override_scenario(s: &mut Scenario, strategies: &[String], seed: Option<u64>) {
+    if !strategies.is_empty() {
+        s.strategies = strategies.to_vec();
+    }
+    if let Some(seed) = seed {
+        s.seed = seed;
+    }
+}
+
+fn run_sweep(
+    s: &Scenario,
+    plan: &realtime_lab::scenario::sweep::SweepPlan,
+    args: &RunArgs,
+    jobs: usize,
+    visible: bool,
+) -> Result<(), Failure> {
+    let points = plan
+        .points
+        .iter()
+        .filter(|p| args.shard.is_none_or(|sh| p.index % sh.count == sh.index))
+        .count();
+    let runs = points * s.strategies.len();
+    let bars = realtime_lab::progress::Bars::new(runs, jobs, visible);
+    let outcome = realtime_lab::sweep::run(plan, args.shard, jobs, &bars).map_err(Failure::Run)?;
+    bars.finish();
+    let csv = realtime_lab::sweep::render_csv(plan, &outcome).map_err(Failure::Run)?;
+    let dir = realtime_lab::sweep::dir_of(&args.out, s);
+    let files = runner::write_sweep(&dir, &s.name, csv).map_err(Failure::Run)?;
+    let shard = args
+        .shard
+        .map(|sh| format!(" (shard {}/{})", sh.index, sh.count))
+        .unwrap_or_default();
+    println!(
+        "{} — sweep of {} over {} points{shard}, {} strategies: {runs} simulations",
+        s.name,
+        if plan.keys.is_empty() {
+            "seeds".to_string()
+        } else {
+            plan.keys.join(", ")
+        },
+        points,
+        s.strategies.len()
+    );
+    println!(
+        "wrote {} ({} files)",
+        dir.join("sweep.csv").display(),
+        files.len()
+    );
+    Ok(())
+}
+
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::List => {
@@ -82,62 +214,31 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             seed,
             quiet,
             check,
-        } => {
-            // Check every input before simulating anything: a bad file writes nothing.
-            let mut loaded = Vec::new();
-            if scenarios.is_empty() {
-                loaded.push(Scenario::quickstart());
-            }
-            for path in &scenarios {
-                loaded.push(Scenario::from_file(path).map_err(|e| Failure::Input(e.into()))?);
-            }
-            for id in &strategies {
-                if strategy::find(id).is_none() {
-                    let known: Vec<_> = strategy::ALL.iter().map(|s| s.id()).collect();
-                    return Err(Failure::Input(anyhow::anyhow!(
-                        "--strategy {id}: unknown strategy; known strategies: {}",
-                        known.join(", ")
-                    )));
-                }
-            }
-            for s in &mut loaded {
-                if !strategies.is_empty() {
-                    s.strategies = strategies.clone();
-                }
-                if let Some(seed) = seed {
-                    s.seed = seed;
-                }
-            }
-            let mut failed_checks = 0;
-            for s in &loaded {
-                let outcome = runner::run_and_write(s, &out, |msg| {
-                    if !quiet {
-                        eprintln!("{msg}");
-                    }
-                })
-                .map_err(Failure::Run)?;
-                println!(
-                    "{} — {} clients, {} s (measured from {} s), seed {}",
-                    s.name, s.clients.count, s.duration_s, s.warmup_s, s.seed
-                );
-                let rows: Vec<_> = outcome.results.iter().map(|r| r.summary.clone()).collect();
-                print!("{}", table::render(&rows));
-                println!("wrote {}", outcome.dir.display());
-                if check {
-                    let blocks = outcome.check(s);
-                    println!("\nsimulation vs closed-form model ({}):", s.name);
-                    print!("{}", realtime_lab::check::render(&blocks));
-                    let flagged = blocks.iter().flat_map(|(_, r)| r).filter(|r| !r.ok).count();
-                    if flagged > 0 {
-                        failed_checks += flagged;
-                    }
-                }
-            }
-            if failed_checks > 0 {
-                return Err(Failure::Run(anyhow::anyhow!(
-                    "{failed_checks} quantities differ from the model beyond tolerance"
-                )));
-            }
+            jobs,
+            shard,
+        } => run(RunArgs {
+            scenarios,
+            out,
+            strategies,
+            seed,
+            quiet,
+            check,
+            jobs,
+            shard,
+        }),
+        Command::Merge { shards, out } => {
+            let csv = realtime_lab::sweep::merge(&shards).map_err(Failure::Input)?;
+            let title = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let files = runner::write_sweep(&out, &title, csv).map_err(Failure::Run)?;
+            println!(
+                "merged {} shards into {} ({} files)",
+                shards.len(),
+                out.display(),
+                files.len()
+            );
             Ok(())
         }
     }

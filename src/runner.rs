@@ -59,6 +59,27 @@ pub fn strategies_of(scenario: &Scenario) -> Vec<&'static dyn Strategy> {
         .collect()
 }
 
+/// Run every strategy of `scenario` on up to `jobs` threads (one simulation each) and return
+/// the results in the scenario's order, without writing anything. The results do not depend
+/// on `jobs`.
+pub fn simulate_parallel(
+    scenario: &Scenario,
+    jobs: usize,
+    progress: &dyn crate::sweep::Progress,
+) -> anyhow::Result<Vec<RunResult>> {
+    let plan = crate::scenario::sweep::SweepPlan {
+        keys: Vec::new(),
+        points: vec![crate::scenario::sweep::SweepPoint {
+            index: 0,
+            values: Vec::new(),
+            seed: scenario.seed,
+            scenario: scenario.clone(),
+        }],
+    };
+    let mut outcome = crate::sweep::run(&plan, None, jobs, progress)?;
+    Ok(outcome.points.pop().map(|p| p.1).unwrap_or_default())
+}
+
 /// Run every strategy of `scenario` (reporting progress through `progress`) and return the
 /// results, without writing anything.
 pub fn simulate(
@@ -130,6 +151,15 @@ pub fn run_and_write(
     progress: impl FnMut(&str),
 ) -> anyhow::Result<ScenarioOutcome> {
     let results = simulate(scenario, progress)?;
+    write_results(scenario, out, results)
+}
+
+/// Write the files of already simulated `results` of `scenario` under `out/<name>/`.
+pub fn write_results(
+    scenario: &Scenario,
+    out: &Path,
+    results: Vec<RunResult>,
+) -> anyhow::Result<ScenarioOutcome> {
     let dir = out.join(&scenario.name);
     let predictions = predictions(scenario);
     let mut files = output::csv::render(&results)?;
@@ -163,4 +193,12 @@ pub fn draw_charts(dir: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
     let data = output::charts::ChartData::read(dir, name, &conditions)?;
     output::charts::write_all(dir, &data).with_context(|| format!("drawing the charts of {name}"))
+}
+
+/// Write a sweep's `sweep.csv` and `sweep_*` charts into `dir`.
+pub fn write_sweep(dir: &Path, title: &str, csv: Vec<u8>) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = output::csv::write_all(dir, &[("sweep.csv", csv)])?;
+    let data = output::charts::sweep::SweepData::read(&dir.join("sweep.csv"))?;
+    files.extend(output::charts::sweep::write_all(dir, &data, title)?);
+    Ok(files)
 }

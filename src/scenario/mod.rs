@@ -11,6 +11,7 @@
 
 mod de;
 mod locate;
+pub mod sweep;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,8 @@ pub struct Scenario {
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
     /// and checks its own.
     pub strategy_tables: BTreeMap<String, toml::Table>,
+    /// The expanded `[sweep]`, if the file has one.
+    pub sweep: Option<sweep::SweepPlan>,
 }
 
 /// `[clients]`
@@ -240,6 +243,85 @@ impl Scenario {
         };
         let mut table: toml::Table = toml::from_str(source.text)
             .map_err(|e| err(format!("not valid TOML: {}", e.to_string().trim_end())))?;
+        let sweep = table.remove("sweep");
+        let mut scenario = Scenario::from_table(table.clone(), source.text).map_err(err)?;
+        if let Some(sweep) = sweep {
+            scenario.sweep = Some(Scenario::expand(&table, &sweep, source.text).map_err(err)?);
+        }
+        Ok(scenario)
+    }
+
+    /// Expand `[sweep]` into points, each a validated scenario.
+    fn expand(
+        table: &toml::Table,
+        sweep: &toml::Value,
+        text: &str,
+    ) -> Result<sweep::SweepPlan, String> {
+        let at = format!("`sweep`{}", locate::line_of(text, &["sweep"]));
+        let sweep = sweep
+            .as_table()
+            .ok_or_else(|| format!("{at}: must be a table `[sweep]`"))?;
+        let mut keys = Vec::new();
+        let mut lists = Vec::new();
+        let mut seeds = None;
+        for (key, value) in sweep {
+            let list = sweep::numbers(key, value)?;
+            if key == "seeds" || key == "seed" {
+                let s: Option<Vec<u64>> = list
+                    .iter()
+                    .map(|v| v.as_integer().and_then(|i| u64::try_from(i).ok()))
+                    .collect();
+                seeds = Some(s.ok_or("`sweep.seeds`: seeds are whole numbers ≥ 0")?);
+            } else {
+                keys.push(sweep::canonical(key));
+                lists.push(list);
+            }
+        }
+        let base_seed = table.get("seed").and_then(|v| v.as_integer()).unwrap_or(1) as u64;
+        let seeds = seeds.unwrap_or(vec![base_seed]);
+        let count = lists.iter().map(Vec::len).product::<usize>() * seeds.len();
+        if count > sweep::MAX_POINTS {
+            return Err(format!(
+                "{at}: {count} points (the product of the lists); the limit is {}",
+                sweep::MAX_POINTS
+            ));
+        }
+        let mut points = Vec::new();
+        for index in 0..count {
+            // later keys vary fastest, seeds fastest of all
+            let mut rest = index / seeds.len();
+            let seed = seeds[index % seeds.len()];
+            let mut chosen = vec![toml::Value::Integer(0); lists.len()];
+            for k in (0..lists.len()).rev() {
+                chosen[k] = lists[k][rest % lists[k].len()].clone();
+                rest /= lists[k].len();
+            }
+            let mut t = table.clone();
+            for (key, v) in keys.iter().zip(&chosen) {
+                sweep::set_path(&mut t, key, v.clone())?;
+            }
+            t.insert("seed".into(), toml::Value::Integer(seed as i64));
+            let label: Vec<String> = keys
+                .iter()
+                .zip(&chosen)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .chain([format!("seed = {seed}")])
+                .collect();
+            let scenario = Scenario::from_table(t, text)
+                .map_err(|e| format!("sweep point {} ({}): {e}", index, label.join(", ")))?;
+            points.push(sweep::SweepPoint {
+                index,
+                values: chosen.iter().map(sweep::as_f64).collect(),
+                seed,
+                scenario,
+            });
+        }
+        Ok(sweep::SweepPlan { keys, points })
+    }
+
+    /// Build and validate a scenario from a parsed table (without `[sweep]`); `text` is the
+    /// file, for line numbers in messages.
+    fn from_table(mut table: toml::Table, text: &str) -> Result<Scenario, String> {
         let mut strategy_tables = BTreeMap::new();
         for strategy in crate::strategy::ALL {
             if let Some(value) = table.remove(strategy.id()) {
@@ -248,19 +330,19 @@ impl Scenario {
                         strategy_tables.insert(strategy.id().to_string(), t);
                     }
                     other => {
-                        return Err(err(format!(
+                        return Err(format!(
                             "`{}`{}: must be a table `[{}]`, found a {}",
                             strategy.id(),
-                            locate::line_of(source.text, &[strategy.id()]),
+                            locate::line_of(text, &[strategy.id()]),
                             strategy.id(),
                             other.type_str()
-                        )))
+                        ))
                     }
                 }
             }
         }
         let raw: RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| err(locate::describe(source.text, &e)))?;
+            .map_err(|e| locate::describe(text, &e))?;
         let scenario = Scenario {
             name: raw.name,
             description: raw.description,
@@ -280,8 +362,9 @@ impl Scenario {
             upstream: raw.upstream,
             simulation: raw.simulation,
             strategy_tables,
+            sweep: None,
         };
-        validate::validate(&scenario, source.text).map_err(err)?;
+        validate::validate(&scenario, text)?;
         Ok(scenario)
     }
 

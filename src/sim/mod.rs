@@ -62,6 +62,15 @@ pub fn pool_hosts(scenario: &Scenario) -> usize {
 
 /// Run `strategy` under `scenario`: build the simulation, step it to the end, collect results.
 pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunResult> {
+    run_observed(scenario, strategy, &mut |_, _| {})
+}
+
+/// [`run`], calling `progress(simulated_ms, expected_end_ms)` once per simulated second.
+pub fn run_observed(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<RunResult> {
     let settings = Rc::new(Settings::new(
         strategy.id(),
         scenario.strategy_table(strategy.id()),
@@ -153,6 +162,7 @@ pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunRe
         let now = sim.elapsed().as_millis() as u64;
         if now % 1000 == 0 {
             rec.borrow_mut().end_second(now / 1000 - 1);
+            progress(now, duration_ms);
         }
         match closing_since {
             None => {

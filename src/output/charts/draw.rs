@@ -61,8 +61,15 @@ pub fn legend<'a, DB: DrawingBackend>(
     area: &Area<'a, DB>,
     data: &ChartData,
 ) -> anyhow::Result<Area<'a, DB>> {
+    legend_for(area, &data.strategies())
+}
+
+/// [`legend`] for a list of strategy ids.
+pub fn legend_for<'a, DB: DrawingBackend>(
+    area: &Area<'a, DB>,
+    ids: &[&str],
+) -> anyhow::Result<Area<'a, DB>> {
     let (strip, rest) = area.split_vertically(44);
-    let ids = data.strategies();
     let slot = 320;
     let start = (SIZE_W - slot * ids.len() as i32) / 2;
     for (i, id) in ids.iter().enumerate() {

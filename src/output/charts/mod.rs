@@ -17,6 +17,7 @@ mod draw;
 mod latency;
 mod load;
 mod overview;
+pub mod sweep;
 mod traffic;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub const CHARTS: [&str; 4] = ["server_load", "latency", "traffic", "overview"];
 static FONTS: Once = Once::new();
 
 /// Register the bundled font under the family name every chart uses.
-fn register_fonts() {
+pub(crate) fn register_fonts() {
     FONTS.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
         for style in [

@@ -1,0 +1,325 @@
+//! `sweep_*` charts: each headline metric against the first swept key, one line per strategy,
+//! the mean over seeds with a min–max band; log axes where a range spans two decades or more.
+//! With more than one swept key, one file per combination of the other keys' values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use plotters::prelude::*;
+
+use super::draw::{self, err, font};
+use super::{register_fonts, SIZE};
+use crate::output::palette::look;
+
+/// The metrics drawn, with their axis labels and formats.
+pub const METRICS: [(&str, &str); 4] = [
+    ("requests_per_s", "requests/s"),
+    ("latency_p99_ms", "p99 latency (ms)"),
+    ("bytes_per_event", "bytes per event"),
+    ("peak_open_connections", "open connections (peak)"),
+];
+
+/// One row of `sweep.csv`, as numbers.
+#[derive(Debug, Clone)]
+struct Row {
+    keys: Vec<f64>,
+    strategy: String,
+    metrics: BTreeMap<String, f64>,
+}
+
+/// The rows of a `sweep.csv`.
+#[derive(Debug, Clone)]
+pub struct SweepData {
+    keys: Vec<String>,
+    rows: Vec<Row>,
+    strategies: Vec<String>,
+}
+
+impl SweepData {
+    /// Read `sweep.csv`.
+    pub fn read(path: &Path) -> anyhow::Result<SweepData> {
+        let mut r = csv::Reader::from_path(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let header = r.headers()?.clone();
+        let seed_col = header
+            .iter()
+            .position(|h| h == "seed")
+            .with_context(|| format!("{}: no `seed` column", path.display()))?;
+        let strategy_col = header
+            .iter()
+            .position(|h| h == "strategy")
+            .with_context(|| format!("{}: no `strategy` column", path.display()))?;
+        let keys: Vec<String> = header
+            .iter()
+            .skip(1)
+            .take(seed_col - 1)
+            .map(str::to_string)
+            .collect();
+        let mut rows = Vec::new();
+        let mut strategies: Vec<String> = Vec::new();
+        for (line, rec) in r.records().enumerate() {
+            let rec = rec.with_context(|| format!("{}: line {}", path.display(), line + 2))?;
+            let num = |i: usize| -> anyhow::Result<f64> {
+                rec.get(i).and_then(|v| v.parse().ok()).with_context(|| {
+                    format!(
+                        "{}: line {}: column {} is not a number",
+                        path.display(),
+                        line + 2,
+                        header.get(i).unwrap_or("?")
+                    )
+                })
+            };
+            let strategy = rec.get(strategy_col).unwrap_or("").to_string();
+            if !strategies.contains(&strategy) {
+                strategies.push(strategy.clone());
+            }
+            let mut metrics = BTreeMap::new();
+            for (m, _) in METRICS {
+                let col = header
+                    .iter()
+                    .position(|h| h == m)
+                    .with_context(|| format!("{}: no `{m}` column", path.display()))?;
+                metrics.insert(m.to_string(), num(col)?);
+            }
+            rows.push(Row {
+                keys: (1..seed_col).map(num).collect::<anyhow::Result<_>>()?,
+                strategy,
+                metrics,
+            });
+        }
+        if rows.is_empty() {
+            bail!("{}: no rows", path.display());
+        }
+        Ok(SweepData {
+            keys,
+            rows,
+            strategies,
+        })
+    }
+}
+
+/// Draw the sweep charts into `dir` (PNG + SVG); returns the files. Nothing is drawn if no key
+/// other than the seed was swept.
+pub fn write_all(dir: &Path, data: &SweepData, title: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    if data.keys.is_empty() {
+        return Ok(files);
+    }
+    // one picture per combination of the other keys' values
+    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for row in &data.rows {
+        let suffix: Vec<String> = data.keys[1..]
+            .iter()
+            .zip(&row.keys[1..])
+            .map(|(k, v)| format!("__{k}={v}"))
+            .collect();
+        groups.entry(suffix.concat()).or_default().push(row);
+    }
+    for (suffix, rows) in &groups {
+        for (metric, label) in METRICS {
+            let stem = format!("sweep_{metric}{suffix}");
+            let subtitle = suffix
+                .replace("__", " · ")
+                .trim_start_matches(" · ")
+                .to_string();
+            let svg = {
+                let mut s = String::new();
+                {
+                    let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
+                    draw(&root, data, rows, metric, label, title, &subtitle)?;
+                }
+                s
+            };
+            let png = {
+                let (w, h) = SIZE;
+                let mut rgb = vec![0u8; (w * h * 3) as usize];
+                {
+                    let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                    draw(&root, data, rows, metric, label, title, &subtitle)?;
+                }
+                let mut png = Vec::new();
+                let enc = image::codecs::png::PngEncoder::new(&mut png);
+                image::ImageEncoder::write_image(enc, &rgb, w, h, image::ColorType::Rgb8)?;
+                png
+            };
+            files.push(super::super::csv::write_atomic(
+                &dir.join(format!("{stem}.svg")),
+                svg.as_bytes(),
+            )?);
+            files.push(super::super::csv::write_atomic(
+                &dir.join(format!("{stem}.png")),
+                &png,
+            )?);
+        }
+    }
+    Ok(files)
+}
+
+/// `(x, mean, min, max)` of one x value over seeds.
+type Stat = (f64, f64, f64, f64);
+
+/// (x, mean, min, max) per x value.
+fn stats(points: &[(f64, f64)]) -> Vec<Stat> {
+    let mut by_x: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for &(x, y) in points {
+        by_x.entry(x.to_bits()).or_default().push(y);
+    }
+    let mut out: Vec<Stat> = by_x
+        .into_iter()
+        .map(|(x, ys)| {
+            let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+            let min = ys.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (f64::from_bits(x), mean, min, max)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// Whether values spanning `lo..hi` want a log axis.
+fn wants_log(lo: f64, hi: f64) -> bool {
+    lo > 0.0 && hi / lo >= 100.0
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &SweepData,
+    rows: &[&Row],
+    metric: &str,
+    label: &str,
+    title: &str,
+    subtitle: &str,
+) -> anyhow::Result<()> {
+    register_fonts();
+    root.fill(&WHITE).map_err(err)?;
+    let key = &data.keys[0];
+    let series: Vec<(usize, &String, Vec<Stat>)> = data
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| &r.strategy == s)
+                .map(|r| (r.keys[0], r.metrics[metric]))
+                .collect();
+            (i, s, stats(&pts))
+        })
+        .collect();
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.2.iter().map(|p| p.0))
+        .collect();
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.2.iter().flat_map(|p| [p.2, p.3]))
+        .collect();
+    let (x_lo, x_hi) = (
+        xs.iter().copied().fold(f64::INFINITY, f64::min),
+        xs.iter().copied().fold(0.0, f64::max),
+    );
+    let (y_lo, y_hi) = (
+        ys.iter().copied().fold(f64::INFINITY, f64::min),
+        ys.iter().copied().fold(0.0, f64::max),
+    );
+    // a log axis only where every value is positive and they span two decades
+    let (log_x, log_y) = (wants_log(x_lo, x_hi), wants_log(y_lo, y_hi));
+    let tx = |x: f64| if log_x { x.log10() } else { x };
+    let ty = |y: f64| if log_y { y.max(1e-9).log10() } else { y };
+    let x_range = if log_x {
+        (tx(x_lo) - 0.1)..(tx(x_hi) + 0.1)
+    } else {
+        (x_lo.min(0.0))..(x_hi * 1.05).max(1.0)
+    };
+    let y_range = if log_y {
+        (ty(y_lo) - 0.2)..(ty(y_hi) + 0.2)
+    } else {
+        0.0..(y_hi * 1.12).max(1.0)
+    };
+
+    let head = format!("{label} vs {key} — {title}");
+    let body = {
+        let (top, rest) = root.split_vertically(96);
+        top.draw_text(
+            &head,
+            &font(draw::TITLE - 6).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            )),
+            (SIZE.0 as i32 / 2, 10),
+        )
+        .map_err(err)?;
+        let sub = if subtitle.is_empty() {
+            "mean over seeds; band: min–max".to_string()
+        } else {
+            format!("{subtitle} · mean over seeds; band: min–max")
+        };
+        top.draw_text(
+            &sub,
+            &font(draw::SUBTITLE).color(&RGBColor(80, 80, 80)).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                ),
+            ),
+            (SIZE.0 as i32 / 2, 60),
+        )
+        .map_err(err)?;
+        rest
+    };
+    let strategies: Vec<&str> = data.strategies.iter().map(String::as_str).collect();
+    let body = draw::legend_for(&body, &strategies)?;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(20)
+        .x_label_area_size(70)
+        .y_label_area_size(130)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(err)?;
+    let x_fmt = move |v: &f64| crate::output::table::human(if log_x { 10f64.powf(*v) } else { *v });
+    let y_fmt = move |v: &f64| crate::output::table::human(if log_y { 10f64.powf(*v) } else { *v });
+    let x_desc = if log_x {
+        format!("{key} (log scale)")
+    } else {
+        key.clone()
+    };
+    let y_desc = if log_y {
+        format!("{label} (log scale)")
+    } else {
+        label.to_string()
+    };
+    let decades = |lo: f64, hi: f64| ((hi / lo).log10().round() as usize + 1).clamp(2, 8);
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .x_desc(x_desc.as_str())
+        .y_desc(y_desc.as_str())
+        .axis_desc_style(font(draw::AXIS))
+        .label_style(font(draw::TICKS))
+        .x_labels(if log_x { decades(x_lo, x_hi) } else { 8 })
+        .y_labels(if log_y { decades(y_lo, y_hi) } else { 6 })
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .draw()
+        .map_err(err)?;
+    for (i, id, pts) in &series {
+        let l = look(id, *i);
+        if pts.iter().any(|p| p.3 > p.2) {
+            let mut band: Vec<(f64, f64)> = pts.iter().map(|p| (tx(p.0), ty(p.3))).collect();
+            band.extend(pts.iter().rev().map(|p| (tx(p.0), ty(p.2))));
+            chart
+                .draw_series([Polygon::new(band, l.color.mix(0.18).filled())])
+                .map_err(err)?;
+        }
+        let line: Vec<(f64, f64)> = pts.iter().map(|p| (tx(p.0), ty(p.1))).collect();
+        draw::series(&mut chart, line.clone(), l, 3)?;
+        chart
+            .draw_series(line.iter().map(|&c| Circle::new(c, 6, l.color.filled())))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
