@@ -52,12 +52,12 @@ impl OneWay {
         OneWay { points }
     }
 
-    /// E[d].
+    /// E\[d\].
     pub fn mean(&self) -> f64 {
         self.points.iter().map(|(d, p)| d * p).sum()
     }
 
-    /// E[d²].
+    /// E\[d²\].
     pub fn mean_square(&self) -> f64 {
         self.points.iter().map(|(d, p)| d * d * p).sum()
     }
@@ -125,7 +125,7 @@ pub fn lambda(s: &Scenario) -> f64 {
 
 /// The wait of an event at the server until the next poll arrives, when polls arrive with
 /// gaps X (a renewal process): an event lands in a gap with probability proportional to its
-/// length, so the wait W has density P(X > w)/E[X]. X is discrete (whole ms).
+/// length, so the wait W has density P(X > w)/E\[X\]. X is discrete (whole ms).
 struct Wait {
     /// `survival[j]` = P(X > j).
     survival: Vec<f64>,
@@ -201,13 +201,13 @@ fn poll_gaps(one_way: &OneWay, i_ms: f64, after_response: bool) -> Vec<(f64, f64
     gaps.into_iter().map(|(x, p)| (x as f64, p)).collect()
 }
 
-/// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E[G]).
+/// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E\[G\]).
 ///
 /// requests/s = N/C; empty responses e^(−λC); events per non-empty response
-/// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E[d] + C/2, max d_max + C (facts.md).
+/// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E\[d\] + C/2, max d_max + C (facts.md).
 ///
 /// On a latency range the gap between two polls *at the server* varies around C (variance
-/// 2·Var(d)), so an event waits on average E[gap²]/(2·E[gap]) (a length-biased gap), and at
+/// 2·Var(d)), so an event waits on average E\[gap²\]/(2·E\[gap\]) (a length-biased gap), and at
 /// most C + (d_max − d_min) (fixed rate) or I + 2·d_max (after response) before its transit.
 pub fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Prediction {
     let one_way = OneWay::of(s);
@@ -243,11 +243,11 @@ pub fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Pre
 }
 
 /// Long polling with hold T and immediate re-request (facts.md, RFC 6202):
-/// E[park] = e^(−λG)(1 − e^(−λT))/λ; E[cycle] = G + E[park]; requests/s = N/E[cycle];
-/// empty responses e^(−λ(G+T)); parked N·E[park]/E[cycle]; latency = d with probability
-/// 1 − G/E[cycle], else d + U(0, G): mean d + E[G²]/(2·E[cycle]), max d + G.
+/// E\[park\] = e^(−λG)(1 − e^(−λT))/λ; E\[cycle\] = G + E\[park\]; requests/s = N/E\[cycle\];
+/// empty responses e^(−λ(G+T)); parked N·E\[park\]/E\[cycle\]; latency = d with probability
+/// 1 − G/E\[cycle\], else d + U(0, G): mean d + E\[G²\]/(2·E\[cycle\]), max d + G.
 ///
-/// With a latency range G varies per cycle; the formulas use E[G] and E[G²] (the delays of
+/// With a latency range G varies per cycle; the formulas use E\[G\] and E\[G²\] (the delays of
 /// request and response are independent), which is exact for the mean of a renewal process
 /// but only approximate for the quantiles.
 pub fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
@@ -428,7 +428,7 @@ fn mean_after_digits(s: &Scenario) -> f64 {
 }
 
 /// cv of a long-poll cycle G + park: park is 0 if an event came during the gap G, else
-/// min(Exp(λ), T); E[min(E, T)²] = 2(1 − e^(−λT)(1 + λT))/λ² (G taken as constant).
+/// min(Exp(λ), T); E\[min(E, T)²\] = 2(1 − e^(−λT)(1 + λT))/λ² (G taken as constant).
 fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
     let waits = (-l * g).exp();
     let m1 = waits * (1.0 - (-l * t).exp()) / l;

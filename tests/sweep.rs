@@ -125,12 +125,11 @@ fn jobs_do_not_change_results_and_merged_shards_equal_the_whole_sweep() {
         assert!(
             dir.path()
                 .join("merged")
-                .join(format!(
-                    "{}",
+                .join(
                     chart
                         .replace(".png", "__long-polling.timeout_s=1.png")
                         .replace(".svg", "__long-polling.timeout_s=4.svg")
-                ))
+                )
                 .exists(),
             "{chart}"
         );
