@@ -72,6 +72,9 @@ struct Window {
     packets: u64,
     wire_up: u64,
     wire_down: u64,
+    retained_peak: u64,
+    /// ∫ retained addresses dt over the window, in address·ms.
+    address_ms: u64,
 }
 
 /// Everything measured in one run.
@@ -93,6 +96,10 @@ pub struct Recorder {
     first_failure: Option<String>,
     types: Vec<String>,
     by_type: Vec<u64>,
+    holds: Vec<u32>,
+    retained: u64,
+    retained_since: u64,
+    entry_bytes: u64,
 }
 
 impl Recorder {
@@ -115,6 +122,10 @@ impl Recorder {
             first_failure: None,
             types: types.to_vec(),
             by_type: vec![0; types.len()],
+            holds: vec![0; clients],
+            retained: 0,
+            retained_since: 0,
+            entry_bytes: 14,
         }
     }
 
@@ -208,6 +219,34 @@ impl Recorder {
         self.open_connections
     }
 
+    /// Bytes of one registry entry (client id + stored address; see `[privacy]`).
+    pub fn set_registry_entry_bytes(&mut self, bytes: u64) {
+        self.entry_bytes = bytes;
+    }
+
+    /// The server starts (`+1`) or stops (`-1`) holding `client`'s address for one reason (a
+    /// request in progress, an open connection, a registration). The address counts as
+    /// retained while any reason holds it.
+    pub fn address_hold(&mut self, client: usize, delta: i32) {
+        let t = now_ms();
+        let (from, to) = (self.retained_since.max(self.window.0), t.min(self.window.1));
+        if to > from {
+            self.w.address_ms += self.retained * (to - from);
+        }
+        self.retained_since = t;
+        let h = &mut self.holds[client];
+        let before = *h > 0;
+        *h = h.saturating_add_signed(delta);
+        match (before, *h > 0) {
+            (false, true) => self.retained += 1,
+            (true, false) => self.retained -= 1,
+            _ => {}
+        }
+        if self.in_window(t) {
+            self.w.retained_peak = self.w.retained_peak.max(self.retained);
+        }
+    }
+
     /// A request was parked (`+1`) or released (`-1`) at the server.
     pub fn parked(&mut self, delta: i64) {
         self.accumulate_parked(now_ms());
@@ -287,6 +326,15 @@ impl Recorder {
     /// Close simulated second `s`: snapshot the gauges into its row.
     pub fn end_second(&mut self, s: u64) {
         self.accumulate_parked((s + 1) * 1000);
+        let t = (s + 1) * 1000;
+        let (from, to) = (self.retained_since.max(self.window.0), t.min(self.window.1));
+        if to > from {
+            self.w.address_ms += self.retained * (to - from);
+        }
+        self.retained_since = t.max(self.retained_since);
+        if self.in_window(s * 1000) {
+            self.w.retained_peak = self.w.retained_peak.max(self.retained);
+        }
         let (open, parked) = (self.open_connections, self.parked);
         let in_window = self.in_window(s * 1000);
         let row = self.second(s * 1000);
@@ -381,6 +429,9 @@ impl Recorder {
             } else {
                 round3((w.wire_up + w.wire_down) as f64 / w.events_created as f64)
             },
+            addresses_retained_peak: w.retained_peak,
+            address_seconds: round3(w.address_ms as f64 / 1000.0),
+            registry_bytes_peak: w.retained_peak * self.entry_bytes,
         }
     }
 }
@@ -496,6 +547,12 @@ pub struct SummaryRow {
     pub wire_bytes_down: u64,
     /// `(wire_bytes_up + wire_bytes_down)` per event created in the window.
     pub wire_bytes_per_event: f64,
+    /// Most distinct client addresses the server held at once to do its job (window).
+    pub addresses_retained_peak: u64,
+    /// ∫ retained addresses dt over the window: the privacy exposure, address·seconds.
+    pub address_seconds: f64,
+    /// Peak bytes of per-client registry state (client id + stored address, see `[privacy]`).
+    pub registry_bytes_peak: u64,
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use realtime_lab::output::charts::{self, ChartData};
 
-const SUMMARY: &str = "strategy,clients,duration_s,events_generated,events_delivered,events_lost,duplicates,requests,requests_per_s,empty_responses,connections_opened,peak_open_connections,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,app_bytes_up,app_bytes_down,payload_bytes,overhead_bytes,bytes_per_event,upstream_messages,upstream_latency_mean_ms,parked_requests_mean,packets,wire_bytes_up,wire_bytes_down,wire_bytes_per_event\n\
-my-strategy,10,10.0,100,100,0,0,450,45.0,10,10,10,12.5,12,20,30,31,4000,16000,10000,10000,200.0,0,0.0,0.0,300,20000,30000,500.0\n";
+const SUMMARY: &str = "strategy,clients,duration_s,events_generated,events_delivered,events_lost,duplicates,requests,requests_per_s,empty_responses,connections_opened,peak_open_connections,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,app_bytes_up,app_bytes_down,payload_bytes,overhead_bytes,bytes_per_event,upstream_messages,upstream_latency_mean_ms,parked_requests_mean,packets,wire_bytes_up,wire_bytes_down,wire_bytes_per_event,addresses_retained_peak,address_seconds,registry_bytes_peak\n\
+my-strategy,10,10.0,100,100,0,0,450,45.0,10,10,10,12.5,12,20,30,31,4000,16000,10000,10000,200.0,0,0.0,0.0,300,20000,30000,500.0,10,100.0,140\n";
 
 fn hand_made(dir: &Path) {
     std::fs::write(dir.join("summary.csv"), SUMMARY).unwrap();

@@ -58,6 +58,8 @@ pub struct Scenario {
     pub http: Http,
     /// Client → server messages, if any.
     pub upstream: Option<Upstream>,
+    /// What the server keeps of client addresses.
+    pub privacy: Privacy,
     /// Knobs of the simulation itself.
     pub simulation: Simulation,
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
@@ -134,6 +136,42 @@ pub struct Http {
     /// Which request/response heads the HTTP strategies send.
     #[serde(default)]
     pub headers: HeaderProfile,
+}
+
+/// `[privacy]`: what the server keeps of a client's address.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    /// How addresses are stored in the server's per-client registry.
+    #[serde(default)]
+    pub store_addresses: StoreAddresses,
+}
+
+/// How the server stores a client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreAddresses {
+    /// The whole IPv4 address and port (6 bytes): the server can reach the client again, and
+    /// anyone who reads the registry can locate it.
+    #[default]
+    Full,
+    /// The /24 network prefix only (3 bytes), as common analytics anonymisation does: the
+    /// rough location survives, the host and port do not, so the server cannot call back.
+    Truncated,
+    /// A keyed hash of address and port (16 bytes): the same client is recognisable, nothing
+    /// else is, unless the key leaks; the server cannot call back either.
+    Hashed,
+}
+
+impl StoreAddresses {
+    /// Bytes of one registry entry: an 8-byte client id plus the stored address.
+    pub fn entry_bytes(self) -> u64 {
+        8 + match self {
+            StoreAddresses::Full => 6,
+            StoreAddresses::Truncated => 3,
+            StoreAddresses::Hashed => 16,
+        }
+    }
 }
 
 /// `[simulation]`: how the simulator is driven (rarely changed).
@@ -223,6 +261,8 @@ struct RawScenario {
     #[serde(default)]
     http: Http,
     upstream: Option<Upstream>,
+    #[serde(default)]
+    privacy: Privacy,
     #[serde(default)]
     simulation: Simulation,
 }
@@ -360,6 +400,7 @@ impl Scenario {
             network: raw.network,
             http: raw.http,
             upstream: raw.upstream,
+            privacy: raw.privacy,
             simulation: raw.simulation,
             strategy_tables,
             sweep: None,

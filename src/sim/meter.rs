@@ -46,6 +46,33 @@ impl Metered {
         }
     }
 
+    /// A connection a client accepted (a server callback): its writes travel up.
+    pub fn accepted_by_client(inner: TcpStream, rec: RecorderHandle) -> Metered {
+        Metered {
+            inner,
+            sends: Direction::Up,
+            rec,
+            acks: AckState::default(),
+        }
+    }
+
+    /// A connection the server opened to a client (a callback): its writes travel down, it
+    /// counts as open at the server, and its handshake goes the other way.
+    pub fn server_outbound(inner: TcpStream, rec: RecorderHandle) -> Metered {
+        {
+            let mut r = rec.borrow_mut();
+            r.connection_opened();
+            r.open_connections(1);
+            wire::handshake_from_server(now_ms(), &mut r);
+        }
+        Metered {
+            inner,
+            sends: Direction::Down,
+            rec,
+            acks: AckState::default(),
+        }
+    }
+
     fn count(&mut self, n: usize) {
         let t = now_ms();
         let mut rec = self.rec.borrow_mut();
@@ -120,21 +147,40 @@ impl AsyncWrite for Metered {
     }
 }
 
-/// The server's listening socket; every accepted stream comes out metered.
+/// A listening socket; every accepted stream comes out metered.
 pub struct Listener {
     inner: TcpListener,
     rec: RecorderHandle,
+    at_server: bool,
 }
 
 impl Listener {
     pub(crate) async fn bind(port: u16, rec: RecorderHandle) -> io::Result<Listener> {
         let inner = TcpListener::bind(("0.0.0.0", port)).await?;
-        Ok(Listener { inner, rec })
+        Ok(Listener {
+            inner,
+            rec,
+            at_server: true,
+        })
+    }
+
+    /// A listener on a client (for server callbacks).
+    pub(crate) async fn bind_client(port: u16, rec: RecorderHandle) -> io::Result<Listener> {
+        let inner = TcpListener::bind(("0.0.0.0", port)).await?;
+        Ok(Listener {
+            inner,
+            rec,
+            at_server: false,
+        })
     }
 
     /// Wait for the next connection.
     pub async fn accept(&self) -> io::Result<Metered> {
         let (stream, _peer) = self.inner.accept().await?;
-        Ok(Metered::server(stream, self.rec.clone()))
+        Ok(if self.at_server {
+            Metered::server(stream, self.rec.clone())
+        } else {
+            Metered::accepted_by_client(stream, self.rec.clone())
+        })
     }
 }

@@ -96,6 +96,8 @@ pub fn run_observed(
         .build();
 
     let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
+    rec.borrow_mut()
+        .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
     let closing = Rc::new(Closing::default());
 
     let server_ctx = {
@@ -123,8 +125,11 @@ pub fn run_observed(
     let connect_over_ms = (scenario.clients.connect_over_s * 1000.0) as u64;
     for pool in 0..k {
         let mut clients = Vec::new();
-        for id in (pool..n).step_by(k) {
+        let host: Rc<str> = Rc::from(format!("pool-{pool}"));
+        for (slot, id) in (pool..n).step_by(k).enumerate() {
             let ctx = ClientCtx {
+                host: host.clone(),
+                slot: slot as u16,
                 id,
                 rec: rec.clone(),
                 scenario: scenario.clone(),

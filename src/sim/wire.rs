@@ -73,3 +73,9 @@ pub fn handshake(t: u64, rec: &mut Recorder) {
     rec.wire(t, Direction::Up, 2, SYN + HEADER);
     rec.wire(t, Direction::Down, 1, SYN);
 }
+
+/// The three-way handshake at `t` of a connection the server opens to a client.
+pub fn handshake_from_server(t: u64, rec: &mut Recorder) {
+    rec.wire(t, Direction::Down, 2, SYN + HEADER);
+    rec.wire(t, Direction::Up, 1, SYN);
+}

@@ -113,26 +113,32 @@ pub fn client_of(ctx: &ServerCtx, req: &Request<Incoming>) -> Option<usize> {
         .filter(|&c| c < ctx.feed().clients())
 }
 
-/// One client's kept-alive HTTP/1.1 connection.
+/// A kept-alive HTTP/1.1 client connection (a client's to the server, or the server's to a
+/// client for callbacks).
 pub struct Conn {
-    ctx: ClientCtx,
+    profile: crate::scenario::HeaderProfile,
     sender: SendRequest<Full<Bytes>>,
 }
 
 impl Conn {
-    /// Connect (metered, with handshake compensation) and start HTTP/1.1.
+    /// Connect to the server (metered, with handshake compensation) and start HTTP/1.1.
     pub async fn connect(ctx: &ClientCtx) -> io::Result<Conn> {
         let stream = ctx.connect().await?;
+        Conn::over(stream, ctx.scenario().http.headers).await
+    }
+
+    /// Start HTTP/1.1 over an open stream; requests carry `profile`'s heads.
+    pub async fn over(
+        stream: crate::sim::Metered,
+        profile: crate::scenario::HeaderProfile,
+    ) -> io::Result<Conn> {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
         tokio::task::spawn_local(async move {
             let _ = conn.await;
         });
-        Ok(Conn {
-            ctx: ctx.clone(),
-            sender,
-        })
+        Ok(Conn { profile, sender })
     }
 
     /// Send a request with the scenario's header profile; `body` is `(content type, bytes)`.
@@ -145,7 +151,7 @@ impl Conn {
     ) -> io::Result<Response<Incoming>> {
         let kind = body.as_ref().map(|(t, b)| (*t, b.len()));
         let headers = http_heads::request(
-            &self.ctx.scenario().http.headers,
+            &self.profile,
             method.as_str(),
             target,
             extra,

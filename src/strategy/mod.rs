@@ -23,7 +23,8 @@
 
 pub mod http;
 mod long_polling;
-mod polling;
+pub mod polling;
+mod server_callback;
 mod short_polling;
 mod sse;
 mod websocket;
@@ -42,6 +43,7 @@ use std::cell::Cell;
 use tokio::sync::Notify;
 
 pub use long_polling::LongPolling;
+pub use server_callback::ServerCallback;
 pub use short_polling::ShortPolling;
 pub use sse::Sse;
 pub use websocket::WebSocket;
@@ -54,7 +56,7 @@ use crate::sim::{Feed, Listener, Metered};
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// Every built-in strategy, in the order tables and charts list them.
-pub const ALL: &[&dyn Strategy] = &[&ShortPolling, &LongPolling, &WebSocket, &Sse];
+pub const ALL: &[&dyn Strategy] = &[&ShortPolling, &LongPolling, &WebSocket, &Sse, &ServerCallback];
 
 /// Look a strategy up by id.
 pub fn find(id: &str) -> Option<&'static dyn Strategy> {
@@ -242,9 +244,40 @@ impl ServerCtx {
         wait_closing(self.closing.clone())
     }
 
+    /// Open a metered connection from the server to a client's address (a callback),
+    /// compensating turmoil's cheap connect like [`ClientCtx::connect`].
+    pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
+        let stream = turmoil::net::TcpStream::connect(addr).await?;
+        tokio::time::sleep(Duration::from_millis(self.scenario.network.latency_ms.min_ms)).await;
+        Ok(Metered::server_outbound(stream, self.rec.clone()))
+    }
+
+    /// Hold `client`'s address until the returned guard is dropped (a request in progress, an
+    /// open connection, a registration): this is what `addresses_retained_peak`,
+    /// `address_seconds` and `registry_bytes_peak` measure.
+    pub fn hold_address(&self, client: usize) -> AddressHold {
+        self.rec.borrow_mut().address_hold(client, 1);
+        AddressHold {
+            rec: self.rec.clone(),
+            client,
+        }
+    }
+
     /// Whether the run is closing now.
     pub fn is_closing(&self) -> bool {
         self.closing.is_raised()
+    }
+}
+
+/// The server holds a client's address while this lives (see [`ServerCtx::hold_address`]).
+pub struct AddressHold {
+    rec: RecorderHandle,
+    client: usize,
+}
+
+impl Drop for AddressHold {
+    fn drop(&mut self) {
+        self.rec.borrow_mut().address_hold(self.client, -1);
     }
 }
 
@@ -256,12 +289,30 @@ pub struct ClientCtx {
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
     pub(crate) closing: Rc<Closing>,
+    pub(crate) host: Rc<str>,
+    pub(crate) slot: u16,
 }
 
 impl ClientCtx {
     /// This client's index, `0..clients.count`.
     pub fn id(&self) -> usize {
         self.id
+    }
+
+    /// The name of the simulated host this client runs on (`pool-3`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A port no other client on this host uses (for a client that listens).
+    pub fn own_port(&self) -> u16 {
+        1024 + self.slot
+    }
+
+    /// Listen on `port` of this client's host (a callback endpoint); accepted streams are
+    /// metered, their writes counted as upstream.
+    pub async fn listen(&self, port: u16) -> io::Result<Listener> {
+        Listener::bind_client(port, self.rec.clone()).await
     }
 
     /// Open a metered TCP connection to the server.

@@ -34,6 +34,7 @@ async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Respo
         ctx.record().response(true);
         return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
     };
+    let _address = ctx.hold_address(client); // for the life of this request
     let feed = ctx.feed().clone();
     feed.ack(client, after);
     if feed.pending(client).is_empty() && !hold.is_zero() {

@@ -222,6 +222,7 @@ async fn pump(
     mut cursor: u64,
     tx: mpsc::UnboundedSender<Bytes>,
 ) {
+    let _address = ctx.hold_address(client); // for the life of the stream
     let feed = ctx.feed().clone();
     let beat = Duration::from_millis((s.heartbeat_s * 1000.0).round() as u64);
     let mut beats = tokio::time::interval_at(Instant::now() + beat, beat);

@@ -183,6 +183,7 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
     let Some((client, mut ws)) = accept(&ctx, stream).await else {
         return;
     };
+    let _address = ctx.hold_address(client); // for the life of the connection
     let feed = ctx.feed().clone();
     let mut pings = tokio::time::interval_at(
         Instant::now() + ms(s.ping_interval_s),
