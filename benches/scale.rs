@@ -24,18 +24,31 @@ fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
 
 fn child(clients: u64, duration: u64, strategy: &str) {
     let text = scenario(clients, duration, strategy);
-    let s = realtime_lab::Scenario::from_toml(&realtime_lab::Source { label: "bench".into(), text: &text })
-        .expect("valid bench scenario");
+    let s = realtime_lab::Scenario::from_toml(&realtime_lab::Source {
+        label: "bench".into(),
+        text: &text,
+    })
+    .expect("valid bench scenario");
     let started = Instant::now();
-    let r = realtime_lab::run(&s, realtime_lab::strategy::find(strategy).expect("known strategy"))
-        .expect("run");
+    let r = realtime_lab::run(
+        &s,
+        realtime_lab::strategy::find(strategy).expect("known strategy"),
+    )
+    .expect("run");
     let wall = started.elapsed().as_secs_f64();
     let hwm_kb: u64 = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|st| st.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0);
-    println!("{wall} {hwm_kb} {} {}", r.summary.events_generated, r.simulated_ms);
+    println!(
+        "{wall} {hwm_kb} {} {}",
+        r.summary.events_generated, r.simulated_ms
+    );
 }
 
 fn main() {
@@ -52,13 +65,21 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
             .unwrap_or_else(|| default.to_string())
     };
-    let clients: Vec<u64> = get("--clients", "1000,10000").split(',').map(|c| c.parse().expect("clients")).collect();
+    let clients: Vec<u64> = get("--clients", "1000,10000")
+        .split(',')
+        .map(|c| c.parse().expect("clients"))
+        .collect();
     let duration: u64 = get("--duration", "60").parse().expect("duration");
     let strategies: Vec<String> = match get("--strategy", "all").as_str() {
-        "all" => realtime_lab::strategy::ALL.iter().map(|s| s.id().to_string()).collect(),
+        "all" => realtime_lab::strategy::ALL
+            .iter()
+            .map(|s| s.id().to_string())
+            .collect(),
         list => list.split(',').map(str::to_string).collect(),
     };
-    println!("| strategy | clients | simulated s | wall s | × real time | peak RSS MB | µs per event |");
+    println!(
+        "| strategy | clients | simulated s | wall s | × real time | peak RSS MB | µs per event |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for strategy in &strategies {
         for &n in &clients {
@@ -67,9 +88,15 @@ fn main() {
                 .output()
                 .expect("child runs");
             let text = String::from_utf8_lossy(&out.stdout);
-            let f: Vec<f64> = text.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+            let f: Vec<f64> = text
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
             if f.len() < 4 {
-                println!("| {strategy} | {n} | failed: {} |", String::from_utf8_lossy(&out.stderr).trim());
+                println!(
+                    "| {strategy} | {n} | failed: {} |",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
                 continue;
             }
             let (wall, rss_kb, events, sim_ms) = (f[0], f[1], f[2], f[3]);

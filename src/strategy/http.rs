@@ -150,13 +150,7 @@ impl Conn {
         body: Option<(&str, Bytes)>,
     ) -> io::Result<Response<Incoming>> {
         let kind = body.as_ref().map(|(t, b)| (*t, b.len()));
-        let headers = http_heads::request(
-            &self.profile,
-            method.as_str(),
-            target,
-            extra,
-            kind,
-        );
+        let headers = http_heads::request(&self.profile, method.as_str(), target, extra, kind);
         let mut req = Request::builder()
             .method(method)
             .uri(target)

@@ -56,7 +56,13 @@ use crate::sim::{Feed, Listener, Metered};
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// Every built-in strategy, in the order tables and charts list them.
-pub const ALL: &[&dyn Strategy] = &[&ShortPolling, &LongPolling, &WebSocket, &Sse, &ServerCallback];
+pub const ALL: &[&dyn Strategy] = &[
+    &ShortPolling,
+    &LongPolling,
+    &WebSocket,
+    &Sse,
+    &ServerCallback,
+];
 
 /// Look a strategy up by id.
 pub fn find(id: &str) -> Option<&'static dyn Strategy> {
@@ -248,7 +254,10 @@ impl ServerCtx {
     /// compensating turmoil's cheap connect like [`ClientCtx::connect`].
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
         let stream = turmoil::net::TcpStream::connect(addr).await?;
-        tokio::time::sleep(Duration::from_millis(self.scenario.network.latency_ms.min_ms)).await;
+        tokio::time::sleep(Duration::from_millis(
+            self.scenario.network.latency_ms.min_ms,
+        ))
+        .await;
         Ok(Metered::server_outbound(stream, self.rec.clone()))
     }
 

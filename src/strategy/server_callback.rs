@@ -149,15 +149,30 @@ impl Strategy for ServerCallback {
 }
 
 /// `POST /register?client=N` with the client's address: store it, start calling back.
-async fn register(ctx: ServerCtx, s: ServerCallbackSettings, req: Request<Incoming>) -> Response<Body> {
+async fn register(
+    ctx: ServerCtx,
+    s: ServerCallbackSettings,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let client = client_of(&ctx, &req).filter(|_| req.uri().path() == "/register");
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let addr = std::str::from_utf8(&body).ok().and_then(|a| a.parse::<SocketAddr>().ok());
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let addr = std::str::from_utf8(&body)
+        .ok()
+        .and_then(|a| a.parse::<SocketAddr>().ok());
     let (Some(client), Some(addr)) = (client, addr) else {
         ctx.record().response(true);
         return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
     };
-    let stored = Stored::of(addr, ctx.scenario().privacy.store_addresses, ctx.scenario().seed);
+    let stored = Stored::of(
+        addr,
+        ctx.scenario().privacy.store_addresses,
+        ctx.scenario().seed,
+    );
     tokio::task::spawn_local(call_back(ctx.clone(), s, client, stored));
     ctx.record().response(false);
     respond(&ctx, StatusCode::NO_CONTENT, &[], None)
@@ -183,9 +198,21 @@ async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, client: usize, sto
             }
             let delivered = match conn.as_mut() {
                 Some(c) => {
-                    let extra: &[(&str, &str)] = if s.keep_alive { &[] } else { &[("connection", "close")] };
+                    let extra: &[(&str, &str)] = if s.keep_alive {
+                        &[]
+                    } else {
+                        &[("connection", "close")]
+                    };
                     let payload = feed.encode(&event);
-                    match c.send(Method::POST, &target, extra, Some(("application/json", payload))).await {
+                    match c
+                        .send(
+                            Method::POST,
+                            &target,
+                            extra,
+                            Some(("application/json", payload)),
+                        )
+                        .await
+                    {
                         Ok(resp) => resp.into_body().collect().await.is_ok(),
                         Err(_) => false,
                     }
@@ -209,12 +236,18 @@ async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, client: usize, sto
 async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
     let behind_nat = ctx.rng_for(3).random::<f64>() < s.nat_fraction;
     let port = ctx.own_port();
-    let listener = if behind_nat { None } else { Some(ctx.listen(port).await?) };
+    let listener = if behind_nat {
+        None
+    } else {
+        Some(ctx.listen(port).await?)
+    };
     let ip = turmoil::lookup(ctx.host());
     let mut conn = Conn::connect(&ctx).await?;
     let body = Bytes::from(SocketAddr::new(ip, port).to_string());
     let target = format!("/register?client={}", ctx.id());
-    let resp = conn.send(Method::POST, &target, &[], Some(("text/plain", body))).await?;
+    let resp = conn
+        .send(Method::POST, &target, &[], Some(("text/plain", body)))
+        .await?;
     let status = resp.status();
     resp.into_body().collect().await.map_err(io::Error::other)?;
     if status != StatusCode::NO_CONTENT {
@@ -237,12 +270,22 @@ async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let ctx = ctx.clone();
                 async move {
-                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
                     let status = match ctx.deliver(&body) {
                         Ok(_) => StatusCode::NO_CONTENT,
                         Err(_) => StatusCode::BAD_REQUEST,
                     };
-                    let headers = crate::protocol::http_heads::response(&ctx.scenario().http.headers, status, &[], None);
+                    let headers = crate::protocol::http_heads::response(
+                        &ctx.scenario().http.headers,
+                        status,
+                        &[],
+                        None,
+                    );
                     let mut resp = Response::new(Full::new(Bytes::new()));
                     *resp.status_mut() = status;
                     *resp.headers_mut() = headers;

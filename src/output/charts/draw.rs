@@ -70,7 +70,7 @@ pub fn legend_for<'a, DB: DrawingBackend>(
     ids: &[&str],
 ) -> anyhow::Result<Area<'a, DB>> {
     let (strip, rest) = area.split_vertically(44);
-    let slot = 320;
+    let slot = (320).min((SIZE_W - 40) / ids.len().max(1) as i32);
     let start = (SIZE_W - slot * ids.len() as i32) / 2;
     for (i, id) in ids.iter().enumerate() {
         let x = start.max(10) + slot * i as i32;

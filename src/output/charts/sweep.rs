@@ -20,6 +20,9 @@ pub const METRICS: [(&str, &str); 4] = [
     ("peak_open_connections", "open connections (peak)"),
 ];
 
+/// The columns the `privacy` chart draws (drawn when `sweep.csv` has them).
+pub const PRIVACY: [&str; 2] = ["address_seconds", "registry_bytes_peak"];
+
 /// One row of `sweep.csv`, as numbers.
 #[derive(Debug, Clone)]
 struct Row {
@@ -82,6 +85,11 @@ impl SweepData {
                     .with_context(|| format!("{}: no `{m}` column", path.display()))?;
                 metrics.insert(m.to_string(), num(col)?);
             }
+            for m in PRIVACY {
+                if let Some(col) = header.iter().position(|h| h == m) {
+                    metrics.insert(m.to_string(), num(col)?);
+                }
+            }
             rows.push(Row {
                 keys: (1..seed_col).map(num).collect::<anyhow::Result<_>>()?,
                 strategy,
@@ -116,44 +124,64 @@ pub fn write_all(dir: &Path, data: &SweepData, title: &str) -> anyhow::Result<Ve
             .collect();
         groups.entry(suffix.concat()).or_default().push(row);
     }
+    let has_privacy = data
+        .rows
+        .iter()
+        .all(|r| PRIVACY.iter().all(|m| r.metrics.contains_key(*m)));
     for (suffix, rows) in &groups {
+        let subtitle = suffix
+            .replace("__", " · ")
+            .trim_start_matches(" · ")
+            .to_string();
         for (metric, label) in METRICS {
             let stem = format!("sweep_{metric}{suffix}");
-            let subtitle = suffix
-                .replace("__", " · ")
-                .trim_start_matches(" · ")
-                .to_string();
-            let svg = {
-                let mut s = String::new();
-                {
-                    let root = SVGBackend::with_string(&mut s, SIZE).into_drawing_area();
-                    draw(&root, data, rows, metric, label, title, &subtitle)?;
-                }
-                s
-            };
-            let png = {
-                let (w, h) = SIZE;
-                let mut rgb = vec![0u8; (w * h * 3) as usize];
-                {
-                    let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
-                    draw(&root, data, rows, metric, label, title, &subtitle)?;
-                }
-                let mut png = Vec::new();
-                let enc = image::codecs::png::PngEncoder::new(&mut png);
-                image::ImageEncoder::write_image(enc, &rgb, w, h, image::ColorType::Rgb8)?;
-                png
-            };
-            files.push(super::super::csv::write_atomic(
-                &dir.join(format!("{stem}.svg")),
-                svg.as_bytes(),
+            files.extend(save(
+                dir,
+                &stem,
+                |root| draw(root, data, rows, metric, label, title, &subtitle),
+                |root| draw(root, data, rows, metric, label, title, &subtitle),
             )?);
-            files.push(super::super::csv::write_atomic(
-                &dir.join(format!("{stem}.png")),
-                &png,
+        }
+        if has_privacy {
+            files.extend(save(
+                dir,
+                &format!("privacy{suffix}"),
+                |root| draw_privacy(root, data, rows, title, &subtitle),
+                |root| draw_privacy(root, data, rows, title, &subtitle),
             )?);
         }
     }
     Ok(files)
+}
+
+type Svg<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Png<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Draw a chart as `<stem>.svg` and `<stem>.png` (the same drawing on both backends).
+fn save(
+    dir: &Path,
+    stem: &str,
+    svg_draw: impl Fn(&Svg<'_>) -> anyhow::Result<()>,
+    png_draw: impl Fn(&Png<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        svg_draw(&root)?;
+    }
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        png_draw(&root)?;
+    }
+    let mut png = Vec::new();
+    let enc = image::codecs::png::PngEncoder::new(&mut png);
+    image::ImageEncoder::write_image(enc, &rgb, w, h, image::ColorType::Rgb8)?;
+    Ok(vec![
+        super::super::csv::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?,
+        super::super::csv::write_atomic(&dir.join(format!("{stem}.png")), &png)?,
+    ])
 }
 
 /// `(x, mean, min, max)` of one x value over seeds.
@@ -183,6 +211,41 @@ fn wants_log(lo: f64, hi: f64) -> bool {
     lo > 0.0 && hi / lo >= 100.0
 }
 
+/// Title, subtitle and legend; returns the area below them.
+fn header<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &'a SweepData,
+    head: &str,
+    subtitle: &str,
+) -> anyhow::Result<DrawingArea<DB, plotters::coord::Shift>> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    register_fonts();
+    root.fill(&WHITE).map_err(err)?;
+    let (top, rest) = root.split_vertically(96);
+    let centre = Pos::new(HPos::Center, VPos::Top);
+    top.draw_text(
+        head,
+        &font(draw::TITLE - 6).pos(centre),
+        (SIZE.0 as i32 / 2, 10),
+    )
+    .map_err(err)?;
+    let sub = if subtitle.is_empty() {
+        "mean over seeds; band: min–max".to_string()
+    } else {
+        format!("{subtitle} · mean over seeds; band: min–max")
+    };
+    top.draw_text(
+        &sub,
+        &font(draw::SUBTITLE)
+            .color(&RGBColor(80, 80, 80))
+            .pos(centre),
+        (SIZE.0 as i32 / 2, 60),
+    )
+    .map_err(err)?;
+    let strategies: Vec<&str> = data.strategies.iter().map(String::as_str).collect();
+    draw::legend_for(&rest, &strategies)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
@@ -193,8 +256,57 @@ fn draw<DB: DrawingBackend>(
     title: &str,
     subtitle: &str,
 ) -> anyhow::Result<()> {
-    register_fonts();
-    root.fill(&WHITE).map_err(err)?;
+    let body = header(
+        root,
+        data,
+        &format!("{label} vs {} — {title}", data.keys[0]),
+        subtitle,
+    )?;
+    panel(&body, data, rows, metric, label, None)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The `privacy` chart: address-seconds and registry bytes against the first swept key.
+fn draw_privacy<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &SweepData,
+    rows: &[&Row],
+    title: &str,
+    subtitle: &str,
+) -> anyhow::Result<()> {
+    let head = format!("What the server must know about its clients — {title}");
+    let body = header(root, data, &head, subtitle)?;
+    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 / 2);
+    panel(
+        &left,
+        data,
+        rows,
+        "address_seconds",
+        "address-seconds",
+        Some("Privacy exposure: ∫ addresses held dt"),
+    )?;
+    panel(
+        &right,
+        data,
+        rows,
+        "registry_bytes_peak",
+        "registry bytes (peak)",
+        Some("Server state: per-client registry"),
+    )?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// One metric against the first swept key: mean line per strategy, min–max band.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &SweepData,
+    rows: &[&Row],
+    metric: &str,
+    label: &str,
+    caption: Option<&str>,
+) -> anyhow::Result<()> {
     let key = &data.keys[0];
     let series: Vec<(usize, &String, Vec<Stat>)> = data
         .strategies
@@ -204,7 +316,7 @@ fn draw<DB: DrawingBackend>(
             let pts: Vec<(f64, f64)> = rows
                 .iter()
                 .filter(|r| &r.strategy == s)
-                .map(|r| (r.keys[0], r.metrics[metric]))
+                .filter_map(|r| Some((r.keys[0], *r.metrics.get(metric)?)))
                 .collect();
             (i, s, stats(&pts))
         })
@@ -239,40 +351,11 @@ fn draw<DB: DrawingBackend>(
     } else {
         0.0..(y_hi * 1.12).max(1.0)
     };
-
-    let head = format!("{label} vs {key} — {title}");
-    let body = {
-        let (top, rest) = root.split_vertically(96);
-        top.draw_text(
-            &head,
-            &font(draw::TITLE - 6).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Top,
-            )),
-            (SIZE.0 as i32 / 2, 10),
-        )
-        .map_err(err)?;
-        let sub = if subtitle.is_empty() {
-            "mean over seeds; band: min–max".to_string()
-        } else {
-            format!("{subtitle} · mean over seeds; band: min–max")
-        };
-        top.draw_text(
-            &sub,
-            &font(draw::SUBTITLE).color(&RGBColor(80, 80, 80)).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                ),
-            ),
-            (SIZE.0 as i32 / 2, 60),
-        )
-        .map_err(err)?;
-        rest
-    };
-    let strategies: Vec<&str> = data.strategies.iter().map(String::as_str).collect();
-    let body = draw::legend_for(&body, &strategies)?;
-    let mut chart = ChartBuilder::on(&body)
+    let mut builder = ChartBuilder::on(area);
+    if let Some(c) = caption {
+        builder.caption(c, font(draw::CAPTION));
+    }
+    let mut chart = builder
         .margin(20)
         .x_label_area_size(70)
         .y_label_area_size(130)
@@ -320,6 +403,5 @@ fn draw<DB: DrawingBackend>(
             .draw_series(line.iter().map(|&c| Circle::new(c, 6, l.color.filled())))
             .map_err(err)?;
     }
-    root.present().map_err(err)?;
     Ok(())
 }
