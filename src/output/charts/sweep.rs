@@ -212,9 +212,9 @@ fn wants_log(lo: f64, hi: f64) -> bool {
 }
 
 /// Title, subtitle and legend; returns the area below them.
-fn header<'a, DB: DrawingBackend>(
+fn header<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
-    data: &'a SweepData,
+    data: &SweepData,
     head: &str,
     subtitle: &str,
 ) -> anyhow::Result<DrawingArea<DB, plotters::coord::Shift>> {
