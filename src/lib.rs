@@ -46,9 +46,14 @@
 
 #![warn(missing_docs)]
 
+/// plotters, for notebooks that draw their own charts (feature `notebook`).
+#[cfg(feature = "notebook")]
+pub use plotters;
+
 pub mod check;
 pub mod metrics;
 pub mod model;
+pub mod notebook;
 pub mod output;
 pub mod progress;
 pub mod protocol;
@@ -57,6 +62,14 @@ pub mod scenario;
 pub mod sim;
 pub mod strategy;
 pub mod sweep;
+
+/// The crates a strategy is written with, re-exported so that a strategy defined outside this
+/// crate (a notebook, an example) uses exactly the versions the simulator runs.
+pub mod deps {
+    pub use rand;
+    pub use tokio;
+    pub use turmoil;
+}
 
 pub use metrics::{Recorder, SummaryRow};
 pub use scenario::{Scenario, ScenarioError, Source};

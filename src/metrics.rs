@@ -33,6 +33,33 @@ pub fn now_ms() -> u64 {
     turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
 }
 
+/// One write on the first connection of a run, as it crossed the simulated wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Captured {
+    /// When, simulated ms.
+    pub t_ms: u64,
+    /// Client → server (`true`) or server → client.
+    pub up: bool,
+    /// The bytes written.
+    pub bytes: Vec<u8>,
+}
+
+impl Captured {
+    /// The bytes as text, with `\r`, `\n` shown and non-printable bytes escaped.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for &b in &self.bytes {
+            match b {
+                b'\r' => out.push_str("\\r"),
+                b'\n' => out.push_str("\\n\n"),
+                0x20..=0x7e => out.push(b as char),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        out
+    }
+}
+
 /// One simulated second of one run: a row of `timeseries.csv` (without strategy and time).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SecondRow {
@@ -96,6 +123,8 @@ pub struct Recorder {
     first_failure: Option<String>,
     types: Vec<String>,
     by_type: Vec<u64>,
+    capture_claimed: (bool, bool),
+    capture: Vec<Captured>,
     holds: Vec<u32>,
     retained: u64,
     retained_since: u64,
@@ -122,6 +151,8 @@ impl Recorder {
             first_failure: None,
             types: types.to_vec(),
             by_type: vec![0; types.len()],
+            capture_claimed: (false, false),
+            capture: Vec::new(),
             holds: vec![0; clients],
             retained: 0,
             retained_since: 0,
@@ -217,6 +248,39 @@ impl Recorder {
     /// Connections open at the server now.
     pub fn open_connection_count(&self) -> u64 {
         self.open_connections
+    }
+
+    /// The first connection opened (client end) and the first accepted (server end) — the same
+    /// connection — have their bytes kept; returns whether the stream asking is one of them.
+    pub fn claim_capture(&mut self, side: Direction) -> bool {
+        let slot = match side {
+            Direction::Up => &mut self.capture_claimed.0,
+            Direction::Down => &mut self.capture_claimed.1,
+        };
+        !std::mem::replace(slot, true)
+    }
+
+    /// Keep bytes written on the captured connection (the first 16 KiB per direction).
+    pub fn captured(&mut self, t: u64, dir: Direction, bytes: &[u8]) {
+        let kept: usize = self
+            .capture
+            .iter()
+            .filter(|c| c.up == (dir == Direction::Up))
+            .map(|c| c.bytes.len())
+            .sum();
+        let room = (16 * 1024usize).saturating_sub(kept);
+        if room > 0 {
+            self.capture.push(Captured {
+                t_ms: t,
+                up: dir == Direction::Up,
+                bytes: bytes[..bytes.len().min(room)].to_vec(),
+            });
+        }
+    }
+
+    /// What the first connection carried, write by write.
+    pub fn capture(&self) -> &[Captured] {
+        &self.capture
     }
 
     /// Bytes of one registry entry (client id + stored address; see `[privacy]`).

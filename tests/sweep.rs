@@ -88,7 +88,10 @@ fn jobs_do_not_change_results_and_merged_shards_equal_the_whole_sweep() {
         whole == read("two/sw/sweep.csv"),
         "--jobs 1 and --jobs 2 differ"
     );
-    assert_eq!(String::from_utf8_lossy(&whole).lines().count(), 1 + 8 * realtime_lab::strategy::ALL.len());
+    assert_eq!(
+        String::from_utf8_lossy(&whole).lines().count(),
+        1 + 8 * realtime_lab::strategy::ALL.len()
+    );
     for k in 0..3 {
         let out = format!("shard{k}");
         let o = realtime_lab(

@@ -20,29 +20,41 @@ pub struct Metered {
     sends: Direction,
     rec: RecorderHandle,
     acks: AckState,
+    /// Whether this stream's writes are kept for [`crate::RunResult::capture`].
+    capture: bool,
 }
 
 impl Metered {
     /// The client end of a connection: its writes travel up.
     pub fn client(inner: TcpStream, rec: RecorderHandle) -> Metered {
-        rec.borrow_mut().connection_opened();
-        wire::handshake(now_ms(), &mut rec.borrow_mut());
+        let capture = {
+            let mut r = rec.borrow_mut();
+            r.connection_opened();
+            wire::handshake(now_ms(), &mut r);
+            r.claim_capture(Direction::Up)
+        };
         Metered {
             inner,
             sends: Direction::Up,
             rec,
             acks: AckState::default(),
+            capture,
         }
     }
 
     /// The server end of a connection: its writes travel down.
     pub fn server(inner: TcpStream, rec: RecorderHandle) -> Metered {
-        rec.borrow_mut().open_connections(1);
+        let capture = {
+            let mut r = rec.borrow_mut();
+            r.open_connections(1);
+            r.claim_capture(Direction::Down)
+        };
         Metered {
             inner,
             sends: Direction::Down,
             rec,
             acks: AckState::default(),
+            capture,
         }
     }
 
@@ -53,6 +65,7 @@ impl Metered {
             sends: Direction::Up,
             rec,
             acks: AckState::default(),
+            capture: false,
         }
     }
 
@@ -70,14 +83,18 @@ impl Metered {
             sends: Direction::Down,
             rec,
             acks: AckState::default(),
+            capture: false,
         }
     }
 
-    fn count(&mut self, n: usize) {
+    fn count(&mut self, bytes: &[u8]) {
         let t = now_ms();
         let mut rec = self.rec.borrow_mut();
-        rec.bytes_sent(self.sends, n);
-        self.acks.sent(t, n as u64, self.sends, &mut rec);
+        rec.bytes_sent(self.sends, bytes.len());
+        self.acks.sent(t, bytes.len() as u64, self.sends, &mut rec);
+        if self.capture {
+            rec.captured(t, self.sends, bytes);
+        }
     }
 }
 
@@ -117,7 +134,7 @@ impl AsyncWrite for Metered {
     ) -> Poll<io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
-            self.count(n);
+            self.count(&buf[..n]);
         }
         res
     }
@@ -129,7 +146,13 @@ impl AsyncWrite for Metered {
     ) -> Poll<io::Result<usize>> {
         let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = res {
-            self.count(n);
+            // the first n bytes across the slices were written
+            let mut written = Vec::with_capacity(n);
+            for b in bufs {
+                let take = (n - written.len()).min(b.len());
+                written.extend_from_slice(&b[..take]);
+            }
+            self.count(&written);
         }
         res
     }

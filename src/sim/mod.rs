@@ -47,6 +47,8 @@ pub struct RunResult {
     pub delivered_by_type: Vec<(String, u64)>,
     /// Simulated milliseconds the run lasted (events, delivery of the last ones, closing).
     pub simulated_ms: u64,
+    /// The first connection's bytes, write by write (up to 16 KiB each way).
+    pub capture: Vec<crate::metrics::Captured>,
 }
 
 /// How many client pool hosts to spread `clients` over.
@@ -203,5 +205,6 @@ pub fn run_observed(
         latency: rec.latency_counts().to_vec(),
         delivered_by_type: rec.delivered_by_type(),
         simulated_ms: now,
+        capture: rec.capture().to_vec(),
     })
 }

@@ -1,0 +1,113 @@
+//! Helpers for the lecture notebooks (`notebooks/`, Jupyter with the evcxr Rust kernel): run a
+//! scenario written inline, and show tables, charts and wire bytes in the notebook.
+//!
+//! Charts are shown as SVG through evcxr's display protocol (a block of text between
+//! `EVCXR_BEGIN_CONTENT image/svg+xml` and `EVCXR_END_CONTENT` on stdout); outside Jupyter the
+//! same calls just print. Every notebook's code also runs as a test (`tests/notebooks.rs`).
+//!
+//! ```
+//! use realtime_lab::notebook as nb;
+//! let s = nb::scenario(r#"
+//!     name = "tiny"
+//!     duration_s = 5
+//!     strategies = ["websocket"]
+//!     [clients]
+//!     count = 5
+//!     [events]
+//!     rate_per_client_per_s = 1
+//! "#)?;
+//! let results = nb::run(&s)?;
+//! assert_eq!(results[0].summary.events_lost, 0);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use anyhow::Context;
+
+use crate::output::charts::{self, ChartData};
+use crate::{runner, RunResult, Scenario, Source};
+
+/// Parse and validate a scenario written in the notebook.
+pub fn scenario(toml: &str) -> anyhow::Result<Scenario> {
+    Ok(Scenario::from_toml(&Source {
+        label: "notebook scenario".into(),
+        text: toml,
+    })?)
+}
+
+/// Simulate every strategy of `s` (in order, one after the other).
+pub fn run(s: &Scenario) -> anyhow::Result<Vec<RunResult>> {
+    runner::simulate(s, |_| {})
+}
+
+/// Simulate one strategy — built in or defined in the notebook.
+pub fn run_one(s: &Scenario, strategy: &dyn crate::Strategy) -> anyhow::Result<RunResult> {
+    crate::run(s, strategy)
+}
+
+/// Print the summary table.
+pub fn table(results: &[RunResult]) {
+    let rows: Vec<_> = results.iter().map(|r| r.summary.clone()).collect();
+    print!("{}", crate::output::table::render(&rows));
+}
+
+/// Show an SVG inline (evcxr), or print it.
+pub fn show_svg(svg: &str) {
+    println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{svg}\nEVCXR_END_CONTENT");
+}
+
+/// Draw chart `stem` (`server_load`, `latency`, `traffic`, `overview`) of these results — the
+/// same chart `realtime-lab run` writes — and return its SVG.
+pub fn chart(stem: &str, s: &Scenario, results: &[RunResult]) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir().context("a temporary folder for the chart's CSV")?;
+    let outcome = runner::write_results(s, dir.path(), results.to_vec())?;
+    let conditions = std::fs::read_to_string(outcome.dir.join(runner::CONDITIONS_FILE))?;
+    let data = ChartData::read(&outcome.dir, &s.name, &conditions)?;
+    charts::render_svg(stem, &data)
+}
+
+/// [`chart`], shown inline.
+pub fn show_chart(stem: &str, s: &Scenario, results: &[RunResult]) -> anyhow::Result<()> {
+    show_svg(&chart(stem, s, results)?);
+    Ok(())
+}
+
+/// Print the first `writes` writes of a run's first connection, as they crossed the wire.
+pub fn show_wire(result: &RunResult, writes: usize) {
+    for c in result.capture.iter().take(writes) {
+        let arrow = if c.up {
+            "client → server"
+        } else {
+            "server → client"
+        };
+        println!(
+            "--- t = {} ms, {arrow}, {} bytes ---",
+            c.t_ms,
+            c.bytes.len()
+        );
+        println!("{}", c.text());
+    }
+}
+
+/// Print simulation against theory for every strategy with a closed form.
+pub fn show_check(s: &Scenario, results: &[RunResult]) {
+    let blocks: Vec<_> = runner::predictions(s)
+        .into_iter()
+        .filter_map(|(id, p)| {
+            let r = results.iter().find(|r| r.strategy == id)?;
+            Some((id, crate::check::compare(r, &p, s)))
+        })
+        .collect();
+    print!("{}", crate::check::render(&blocks));
+}
+
+/// Run a scenario with `[sweep]` and return the SVG of `sweep_<metric>` (or `privacy`).
+pub fn sweep_chart(s: &Scenario, chart: &str) -> anyhow::Result<String> {
+    let plan = s.sweep.as_ref().context("this scenario has no [sweep]")?;
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcome = crate::sweep::run(plan, None, jobs, &crate::sweep::Silent)?;
+    let csv = crate::sweep::render_csv(plan, &outcome)?;
+    let dir = tempfile::tempdir()?;
+    runner::write_sweep(dir.path(), &s.name, csv)?;
+    let path = dir.path().join(format!("{chart}.svg"));
+    std::fs::read_to_string(&path).with_context(|| format!("no chart {}", path.display()))
+}
