@@ -18,8 +18,9 @@
 //!
 //! # Adding a strategy
 //! Write `src/strategy/<name>.rs` with a unit struct implementing [`Strategy`], add
-//! `mod <name>;` below and `&<name>::Name` to [`ALL`]. The registry-wide tests
-//! (`tests/registry.rs`) then check it delivers every event exactly once and deterministically.
+//! `mod <name>;`, `pub use <name>::Name;` and `&Name` to [`ALL`] below. The registry-wide
+//! tests (`tests/registry.rs`) then check it delivers every event exactly once and
+//! deterministically. The full checklist is in `CONTRIBUTING.md`.
 
 pub mod http;
 mod long_polling;
@@ -124,7 +125,8 @@ pub struct Settings {
 }
 
 /// A problem with one field of a strategy's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{field}`: {message}")]
 pub struct SettingsError {
     /// The field, within the strategy's table.
     pub field: String,
