@@ -17,34 +17,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Simulate scenario files and write CSV results (with no file: the built-in quickstart).
-    Run {
-        /// Scenario files (TOML). None: the quickstart scenario built into the binary.
-        scenarios: Vec<PathBuf>,
-        /// Folder the results go to, one sub-folder per scenario name.
-        #[arg(long, default_value = "output")]
-        out: PathBuf,
-        /// Run only this strategy (repeat for several); overrides the scenario's list.
-        #[arg(long = "strategy", value_name = "ID")]
-        strategies: Vec<String>,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Print no progress messages.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Compare every quantity with its closed-form prediction; exit 1 if any is beyond
-        /// tolerance.
-        #[arg(long)]
-        check: bool,
-        /// Simulations to run at once (each uses one core); default: every core.
-        #[arg(long, short)]
-        jobs: Option<usize>,
-        /// For a sweep: run only every N-th point starting at K (0-based), e.g. `--shard 0/4`;
-        /// join the shards' outputs with `realtime-lab merge`.
-        #[arg(long, value_name = "K/N")]
-        shard: Option<realtime_lab::sweep::Shard>,
-    },
+    /// Simulate scenario files and write CSV results and charts (with no file: the built-in
+    /// quickstart).
+    Run(RunArgs),
     /// Join the sweep.csv of shard output folders into one sweep.csv (and its charts).
     Merge {
         /// The shard folders (each a `<out>/<scenario name>` written by `run --shard`).
@@ -68,4 +43,34 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+}
+
+/// `realtime-lab run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files (TOML). None: the quickstart scenario built into the binary.
+    pub scenarios: Vec<PathBuf>,
+    /// Folder the results go to, one sub-folder per scenario name.
+    #[arg(long, default_value = "output")]
+    pub out: PathBuf,
+    /// Run only this strategy (repeat for several); overrides the scenario's list.
+    #[arg(long = "strategy", value_name = "ID")]
+    pub strategies: Vec<String>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print no progress messages.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Compare every quantity with its closed-form prediction; exit 1 if any is beyond
+    /// tolerance.
+    #[arg(long)]
+    pub check: bool,
+    /// Simulations to run at once (each uses one core); default: every core.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// For a sweep: run only every N-th point starting at K (0-based), e.g. `--shard 0/4`;
+    /// join the shards' outputs with `realtime-lab merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<realtime_lab::sweep::Shard>,
 }

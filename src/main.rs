@@ -11,7 +11,7 @@ use realtime_lab::runner;
 use realtime_lab::scenario::Scenario;
 use realtime_lab::strategy;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, RunArgs};
 
 /// Why the program failed, which decides the exit code.
 enum Failure {
@@ -34,17 +34,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-struct RunArgs {
-    scenarios: Vec<std::path::PathBuf>,
-    out: std::path::PathBuf,
-    strategies: Vec<String>,
-    seed: Option<u64>,
-    quiet: bool,
-    check: bool,
-    jobs: Option<usize>,
-    shard: Option<realtime_lab::sweep::Shard>,
 }
 
 fn run(args: RunArgs) -> Result<(), Failure> {
@@ -207,25 +196,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Run {
-            scenarios,
-            out,
-            strategies,
-            seed,
-            quiet,
-            check,
-            jobs,
-            shard,
-        } => run(RunArgs {
-            scenarios,
-            out,
-            strategies,
-            seed,
-            quiet,
-            check,
-            jobs,
-            shard,
-        }),
+        Command::Run(args) => run(args),
         Command::Merge { shards, out } => {
             let csv = realtime_lab::sweep::merge(&shards).map_err(Failure::Input)?;
             let title = out

@@ -31,9 +31,9 @@ pub struct Look {
 /// The Okabe–Ito colours no built-in strategy uses, in the order strategies without a fixed
 /// colour take them.
 const SPARE: [RGBColor; 3] = [
-    RGBColor(0, 114, 178), // blue
+    RGBColor(0, 114, 178),  // blue
     RGBColor(240, 228, 66), // yellow
-    RGBColor(0, 0, 0),     // black
+    RGBColor(0, 0, 0),      // black
 ];
 
 /// The look of strategy `id`; `index` (its position in the run) picks a spare colour for a

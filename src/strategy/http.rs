@@ -95,6 +95,15 @@ async fn receive_upstream(ctx: ServerCtx, req: Request<Incoming>) -> Response<Bo
     }
 }
 
+/// A request's whole body (empty if the connection broke while reading it).
+pub async fn body_bytes(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 /// The `client` number in a `?client=N&…` query, if valid for this run.
 pub fn query_param<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
     req.uri()

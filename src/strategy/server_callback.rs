@@ -155,12 +155,7 @@ async fn register(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let client = client_of(&ctx, &req).filter(|_| req.uri().path() == "/register");
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = http::body_bytes(req).await;
     let addr = std::str::from_utf8(&body)
         .ok()
         .and_then(|a| a.parse::<SocketAddr>().ok());
@@ -270,12 +265,7 @@ async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let ctx = ctx.clone();
                 async move {
-                    let body = req
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
+                    let body = http::body_bytes(req).await;
                     let status = match ctx.deliver(&body) {
                         Ok(_) => StatusCode::NO_CONTENT,
                         Err(_) => StatusCode::BAD_REQUEST,

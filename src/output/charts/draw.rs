@@ -301,3 +301,33 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     }
     Ok(chart)
 }
+
+/// The mesh of a bar panel: one category per strategy (named under its bar), a light y grid.
+pub fn bar_mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    data: &ChartData,
+    y_desc: &str,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> anyhow::Result<()> {
+    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
+    let x_fmt = move |v: &f64| {
+        let i = v.floor() as usize;
+        if (v - v.floor() - 0.5).abs() < 0.01 {
+            labels.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .y_desc(y_desc)
+        .axis_desc_style(font(AXIS))
+        .label_style(font(TICKS - 3))
+        .x_labels(2 * data.summary.len() + 1)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(y_fmt)
+        .draw()
+        .map_err(err)
+}

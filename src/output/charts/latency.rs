@@ -127,27 +127,7 @@ pub fn percentile_bars<DB: DrawingBackend>(
         .unwrap_or(1) as f64;
     let caption = "p50 / p95 / p99 (light → dark)";
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.15).max(1.0))?;
-    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
-    let x_fmt = move |v: &f64| {
-        let i = v.floor() as usize;
-        if (v - v.floor() - 0.5).abs() < 0.01 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(RGBColor(235, 235, 235))
-        .y_desc("latency (ms)")
-        .axis_desc_style(font(draw::AXIS))
-        .label_style(font(draw::TICKS - 3))
-        .x_labels(2 * data.summary.len() + 1)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .draw()
-        .map_err(err)?;
+    draw::bar_mesh(&mut chart, data, "latency (ms)", &|v| format!("{v:.0}"))?;
     for (i, row) in data.summary.iter().enumerate() {
         let c = look(&row.strategy, i).color;
         let values = [row.latency_p50_ms, row.latency_p95_ms, row.latency_p99_ms];

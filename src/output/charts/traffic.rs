@@ -41,27 +41,7 @@ pub fn per_event_bars<DB: DrawingBackend>(
         "Bytes per event (dark: payload, light: overhead, black: theory)"
     };
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
-    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
-    let x_fmt = move |v: &f64| {
-        let i = v.floor() as usize;
-        if (v - v.floor() - 0.5).abs() < 0.01 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(RGBColor(235, 235, 235))
-        .y_desc("bytes per event")
-        .axis_desc_style(font(draw::AXIS))
-        .label_style(font(draw::TICKS - 3))
-        .x_labels(2 * data.summary.len() + 1)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&draw::fmt_bytes)
-        .draw()
-        .map_err(err)?;
+    draw::bar_mesh(&mut chart, data, "bytes per event", &draw::fmt_bytes)?;
     for (i, row) in data.summary.iter().enumerate() {
         let c = look(&row.strategy, i).color;
         let app = (row.app_bytes_up + row.app_bytes_down) as f64;
