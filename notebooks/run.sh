@@ -21,9 +21,8 @@ if ! python3 -c "import nbclient, nbformat, jupyter_client" 2>/dev/null; then
 fi
 evcxr_jupyter --install >/dev/null
 
-# keep evcxr's build folder out of the workspace; no network for the crate's dependencies
+# keep evcxr's build folder out of the workspace
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${TMPDIR:-/tmp}/realtime-lab-evcxr}"
-export CARGO_NET_OFFLINE="${CARGO_NET_OFFLINE:-true}"
 mkdir -p "$EVCXR_TMPDIR"
 
 python3 - "${1:-}" <<'PY'
@@ -31,8 +30,18 @@ import glob, sys
 import nbformat
 from nbclient import NotebookClient
 
+import os
 pattern = sys.argv[1] if len(sys.argv) > 1 else ""
 failed = False
+
+# Warm-up, online: let evcxr fetch what its build needs (once), so that the notebooks
+# themselves then run with CARGO_NET_OFFLINE=true — no network while they execute.
+warm = nbformat.v4.new_notebook()
+warm.cells = [nbformat.v4.new_code_cell(':dep realtime-lab = { path = "..", features = ["notebook"] }\n:dep anyhow = "1"\nuse realtime_lab::notebook as nb;')]
+os.environ["CARGO_NET_OFFLINE"] = "false"
+NotebookClient(warm, kernel_name="rust", timeout=3600).execute(cwd=".")
+os.environ["CARGO_NET_OFFLINE"] = "true"
+
 for path in sorted(glob.glob("*.ipynb")):
     if pattern not in path:
         continue
