@@ -46,9 +46,27 @@ pub struct Captured {
 
 impl Captured {
     /// The bytes as text, with `\r`, `\n` shown and non-printable bytes escaped.
+    ///
+    /// A write that starts with a non-printable byte is taken as a WebSocket frame (RFC 6455
+    /// §5.2): its whole header — opcode, length, masking key — is shown in hex.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        for &b in &self.bytes {
+        let mut header = 0;
+        if let [b0, b1, ..] = self.bytes[..] {
+            if !(0x20..=0x7e).contains(&b0) {
+                header =
+                    2 + match b1 & 0x7f {
+                        126 => 2,
+                        127 => 8,
+                        _ => 0,
+                    } + if b1 & 0x80 != 0 { 4 } else { 0 };
+            }
+        }
+        for (i, &b) in self.bytes.iter().enumerate() {
+            if i < header {
+                out.push_str(&format!("\\x{b:02x}"));
+                continue;
+            }
             match b {
                 b'\r' => out.push_str("\\r"),
                 b'\n' => out.push_str("\\n\n"),
@@ -622,6 +640,28 @@ pub struct SummaryRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_bytes_read_as_text_with_websocket_headers_in_hex() {
+        let http = Captured {
+            t_ms: 0,
+            up: true,
+            bytes: b"GET / HTTP/1.1\r\n".to_vec(),
+        };
+        assert_eq!(http.text(), "GET / HTTP/1.1\\r\\n\n");
+        let frame = Captured {
+            t_ms: 0,
+            up: false,
+            bytes: vec![0x81, 0x02, b'h', b'i'],
+        };
+        assert_eq!(frame.text(), "\\x81\\x02hi");
+        let masked = Captured {
+            t_ms: 0,
+            up: true,
+            bytes: vec![0x8a, 0x80, 1, 2, 3, 4],
+        };
+        assert_eq!(masked.text(), "\\x8a\\x80\\x01\\x02\\x03\\x04");
+    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {
