@@ -81,7 +81,13 @@ impl Progress for Bars {
 
     fn tick(&self, worker: usize, now_ms: u64) {
         if let Some(bar) = self.workers.get(worker) {
-            bar.set_position(now_ms / 1000);
+            // after duration_s a run goes on until its last events are delivered and its
+            // connections closed: grow the bar rather than overflow it
+            let s = now_ms / 1000;
+            if bar.length().is_some_and(|len| s > len) {
+                bar.set_length(s);
+            }
+            bar.set_position(s);
         }
     }
 

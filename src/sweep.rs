@@ -90,7 +90,11 @@ pub fn run(
                 let Some(&(i, k)) = runs.get(r) else { break };
                 let scenario = &points[i].scenario;
                 let strategy = strategies_of(scenario)[k];
-                let label = format!("point {} {}", points[i].index, strategy.id());
+                let label = if points.len() == 1 {
+                    format!("{} {}", scenario.name, strategy.id())
+                } else {
+                    format!("point {} {}", points[i].index, strategy.id())
+                };
                 let end = (scenario.duration_s * 1000.0) as u64;
                 progress.start(worker, &label, end);
                 let result =
