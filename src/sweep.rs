@@ -99,7 +99,7 @@ pub fn run(
                 progress.start(worker, &label, end);
                 let result =
                     sim::run_observed(scenario, strategy, &mut |now, _| progress.tick(worker, now))
-                        .with_context(|| format!("sweep {label}"));
+                        .with_context(|| format!("simulating {label}"));
                 progress.done(worker);
                 results
                     .lock()
