@@ -1,9 +1,10 @@
 //! # realtime-lab
 //!
 //! See how the classic ways of getting data from a server to its clients in real time behave —
-//! short polling, long polling (and, as they land, WebSockets and Server-Sent Events) — inside
-//! a deterministic network simulator ([turmoil]), with real HTTP/1.1 bytes on the simulated
-//! wire, and compare them with numbers: server load, delivery latency, traffic.
+//! short polling, long polling, WebSockets, Server-Sent Events, and a server that stores every
+//! client's address and calls it back — inside a deterministic network simulator ([turmoil]),
+//! with real protocol bytes on the simulated wire, and compare them with numbers: server load,
+//! delivery latency, traffic, privacy exposure — and with theory.
 //!
 //! ```
 //! use realtime_lab::{run, Scenario, Source};
@@ -34,11 +35,15 @@
 //! | scenario files, defaults, validation | [`scenario`] |
 //! | the simulation harness, publisher, metering | [`sim`] |
 //! | the `Strategy` trait and the registry | [`strategy`] |
-//! | payload and HTTP header profiles | [`protocol`] |
+//! | payload, HTTP header profiles, the SSE encoder/parser | [`protocol`] |
 //! | counters, latencies, summary rows | [`metrics`] |
 //! | closed-form predictions (theory beside simulation) | [`model`] |
-//! | CSV files and terminal tables | [`output`] |
+//! | simulation vs theory, tolerances | [`check`] |
+//! | CSV files, charts, palette, terminal tables | [`output`] |
 //! | running a scenario end to end | [`runner`] |
+//! | sweeps: parallel runs, shards, merge | [`sweep`] |
+//! | progress bars | [`progress`] |
+//! | helpers for the lecture notebooks | [`notebook`] |
 //!
 //! # Adding a strategy
 //! See [`strategy`]: one file, one type implementing [`Strategy`], one entry in
