@@ -34,6 +34,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("unknown header profile", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = \"fancy\"\n", &["`http.headers`", "browser"]),
     ("fan-out without a global stream", "name = \"x\"\n[events]\nrate_per_client_per_s = 1\nfanout = \"all\"\n", &["`events.fanout`"]),
     ("too many deliveries", "name = \"x\"\nduration_s = 3600\n[clients]\ncount = 100000\n[events]\nrate_per_s = 10\nfanout = \"all\"\n", &["deliveries", "limit"]),
+    ("too few pool hosts for the clients", "name = \"x\"\n[clients]\ncount = 100000\n[events]\nrate_per_s = 1\n[simulation]\npool_hosts = 4\n", &["`simulation.pool_hosts`", "at least 13"]),
     ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
 ];
 

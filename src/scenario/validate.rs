@@ -40,6 +40,14 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
     check_http(s, &at)?;
     check_upstream(s, &at)?;
     if let Some(k) = s.simulation.pool_hosts {
+        let needed = (2 * s.clients.count).div_ceil(crate::sim::PORTS_PER_HOST as u64);
+        if k < needed {
+            return Err(format!(
+                "{}: {k} pool hosts cannot hold {} clients (a host has 16,384 ports, two connections per client); use at least {needed}",
+                at(&["simulation", "pool_hosts"]),
+                s.clients.count
+            ));
+        }
         if !(1..=64).contains(&k) {
             return Err(format!(
                 "{}: {k} is not allowed; use 1 to 64 client pool hosts",

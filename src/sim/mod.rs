@@ -52,15 +52,23 @@ pub struct RunResult {
 }
 
 /// How many client pool hosts to spread `clients` over.
+///
+/// Default: one per 1,000 clients, 1 to 10 — but never fewer than keep every host under
+/// [`PORTS_PER_HOST`] connections at two per client (a poll or stream connection and an
+/// upstream one): turmoil gives each host 16,384 ephemeral ports.
 pub fn pool_hosts(scenario: &Scenario) -> usize {
     let n = scenario.clients.count as usize;
+    let for_ports = (2 * n).div_ceil(PORTS_PER_HOST);
     scenario
         .simulation
         .pool_hosts
         .map(|k| k as usize)
-        .unwrap_or_else(|| n.div_ceil(1000).clamp(1, 10))
+        .unwrap_or_else(|| n.div_ceil(1000).clamp(1, 10).max(for_ports))
         .min(n)
 }
+
+/// Connections one pool host may hold: turmoil's 16,384 ephemeral ports, less a margin.
+pub const PORTS_PER_HOST: usize = 16_000;
 
 /// Run `strategy` under `scenario`: build the simulation, step it to the end, collect results.
 pub fn run(scenario: &Scenario, strategy: &dyn Strategy) -> anyhow::Result<RunResult> {
