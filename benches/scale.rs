@@ -24,17 +24,15 @@ fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
 
 fn child(clients: u64, duration: u64, strategy: &str) {
     let text = scenario(clients, duration, strategy);
-    let s = realtime_lab::Scenario::from_toml(&realtime_lab::Source {
-        label: "bench".into(),
-        text: &text,
-    })
-    .expect("valid bench scenario");
+    let lab = realtime_lab::Lab::builtin();
+    let s = lab
+        .parse(&realtime_lab::Source {
+            label: "bench".into(),
+            text: &text,
+        })
+        .expect("valid bench scenario");
     let started = Instant::now();
-    let r = realtime_lab::run(
-        &s,
-        realtime_lab::strategy::find(strategy).expect("known strategy"),
-    )
-    .expect("run");
+    let r = lab.run(&s, strategy).expect("run");
     let wall = started.elapsed().as_secs_f64();
     let hwm_kb: u64 = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -71,9 +69,10 @@ fn main() {
         .collect();
     let duration: u64 = get("--duration", "60").parse().expect("duration");
     let strategies: Vec<String> = match get("--strategy", "all").as_str() {
-        "all" => realtime_lab::strategy::ALL
+        "all" => realtime_lab::Lab::builtin()
+            .ids()
             .iter()
-            .map(|s| s.id().to_string())
+            .map(|s| s.to_string())
             .collect(),
         list => list.split(',').map(str::to_string).collect(),
     };

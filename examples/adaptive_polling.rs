@@ -1,27 +1,48 @@
-//! A strategy defined outside the crate: short polling that backs off while answers are empty.
-//!
-//! It runs through the same harness and writes the same CSV and charts as the built-ins:
+//! Your own strategy, with the whole command line: short polling that backs off while the
+//! answers are empty.
 //!
 //! ```text
-//! cargo run --release --example adaptive_polling            # writes output/adaptive/
+//! cargo run --release --example adaptive_polling -- list
+//! cargo run --release --example adaptive_polling -- run examples/adaptive.toml
+//! cargo run --release --example adaptive_polling -- validate examples/adaptive.toml
 //! ```
 //!
-//! The whole strategy is the `AdaptivePolling` type below: a server (the shared polling
-//! server, answering at once) and a client that doubles its interval after an empty answer
-//! (up to `max_s`) and drops back to `min_s` when events arrive — fewer requests than short
-//! polling when events are rare, at the price of latency after a quiet spell.
+//! The strategy is the `AdaptivePolling` type below: the polling server of the built-ins
+//! (answering at once) and a client that doubles its interval after each empty answer, up to
+//! `max_s`, and drops back to `min_s` when events arrive — fewer requests than short polling
+//! when events are rare, at the price of latency after a quiet spell. Its settings live in the
+//! scenario's `[adaptive-polling]` table, checked before anything runs; `main` is the three
+//! lines at the bottom.
 
 use std::time::Duration;
 
-use realtime_lab::strategy::polling::{self, Poller};
-use realtime_lab::strategy::{ClientCtx, LocalBoxFuture, ServerCtx, Settings, Strategy};
+use realtime_lab::strategies::{http, polling};
+use realtime_lab::{
+    check_seconds, ClientCtx, Lab, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
+    Strategy, StrategyResult,
+};
+use serde::Deserialize;
 
 /// Short polling with exponential back-off on empty answers.
-pub struct AdaptivePolling {
+pub struct AdaptivePolling;
+
+/// `[adaptive-polling]` settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSettings {
     /// Interval after an answer with events, seconds.
+    #[serde(default = "default_min")]
     pub min_s: f64,
     /// Longest interval, seconds.
+    #[serde(default = "default_max")]
     pub max_s: f64,
+}
+
+fn default_min() -> f64 {
+    1.0
+}
+fn default_max() -> f64 {
+    16.0
 }
 
 impl Strategy for AdaptivePolling {
@@ -33,22 +54,32 @@ impl Strategy for AdaptivePolling {
         "short polling that doubles its interval after each empty answer"
     }
 
-    fn longest_period(&self, _: &Settings) -> Duration {
-        Duration::from_secs_f64(self.max_s)
+    fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
+        let s: AdaptiveSettings = settings.parse()?;
+        check_seconds("min_s", s.min_s, 0.001, 3600.0)?;
+        check_seconds("max_s", s.max_s, s.min_s, 3600.0)
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn longest_period(&self, settings: &Settings) -> Duration {
+        settings
+            .parse::<AdaptiveSettings>()
+            .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.max_s))
+    }
+
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         // the polling server of the built-ins: answers at once (no hold)
         Box::pin(polling::serve(ctx, Duration::ZERO))
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
-        let (min, max) = (
-            Duration::from_secs_f64(self.min_s),
-            Duration::from_secs_f64(self.max_s),
-        );
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
-            let mut poller = Poller::connect(ctx.clone()).await?;
+            let s: AdaptiveSettings = ctx.settings().parse()?;
+            let (min, max) = (
+                Duration::from_secs_f64(s.min_s),
+                Duration::from_secs_f64(s.max_s),
+            );
+            let mut poller = polling::Poller::connect(ctx.clone()).await?;
+            http::spawn_upstream(&ctx); // the scenario's [upstream] messages, as POSTs
             let mut interval = min;
             loop {
                 let events = tokio::select! {
@@ -71,44 +102,7 @@ impl Strategy for AdaptivePolling {
     }
 }
 
-/// The example's scenario: rare events, where backing off pays.
-pub const SCENARIO: &str = r#"
-name = "adaptive"
-description = "adaptive polling (an out-of-crate strategy) against short polling"
-seed = 5
-duration_s = 120
-warmup_s = 20
-strategies = ["short-polling"]
-[clients]
-count = 500
-connect_over_s = 5
-[events]
-rate_per_client_per_s = 0.02
-[network]
-latency_ms = 50
-[short-polling]
-interval_s = 1.0
-"#;
-
-#[allow(dead_code)] // the tests include this file for the strategy alone
-fn main() -> anyhow::Result<()> {
-    let scenario = realtime_lab::Scenario::from_toml(&realtime_lab::Source {
-        label: "examples/adaptive_polling.rs".into(),
-        text: SCENARIO,
-    })?;
-    let adaptive = AdaptivePolling {
-        min_s: 1.0,
-        max_s: 16.0,
-    };
-    let mut results = Vec::new();
-    for built_in in realtime_lab::runner::strategies_of(&scenario) {
-        results.push(realtime_lab::run(&scenario, built_in)?);
-    }
-    results.push(realtime_lab::run(&scenario, &adaptive)?);
-    let outcome =
-        realtime_lab::runner::write_results(&scenario, std::path::Path::new("output"), results)?;
-    let rows: Vec<_> = outcome.results.iter().map(|r| r.summary.clone()).collect();
-    print!("{}", realtime_lab::output::table::render(&rows));
-    println!("wrote {}", outcome.dir.display());
-    Ok(())
+#[allow(dead_code)] // tests/external.rs includes this file for the strategy alone
+fn main() -> std::process::ExitCode {
+    realtime_lab::cli::main_with(Lab::builtin().with(&AdaptivePolling))
 }

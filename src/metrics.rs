@@ -134,6 +134,9 @@ pub struct Recorder {
     generated: u64,
     delivered: u64,
     duplicates: u64,
+    misdelivered: u64,
+    /// The addressee of event id `i + 1`: a client, or [`ALL`] for a fan-out to every client.
+    addressee: Vec<u32>,
     last_id: Vec<Option<u64>>,
     latency: Vec<u64>,
     publisher_done: bool,
@@ -162,6 +165,8 @@ impl Recorder {
             generated: 0,
             delivered: 0,
             duplicates: 0,
+            misdelivered: 0,
+            addressee: Vec::new(),
             last_id: vec![None; clients],
             latency: Vec::new(),
             publisher_done: false,
@@ -335,8 +340,21 @@ impl Recorder {
         self.parked = self.parked.saturating_add_signed(delta);
     }
 
-    /// The publisher created an event for `recipients` clients at `created_ms`.
-    pub fn event_generated(&mut self, recipients: u64, created_ms: u64) {
+    /// The publisher created event `id` (ids count up from 1) at `created_ms`, for client
+    /// `to`, or for all `recipients` clients when `to` is `None`.
+    pub fn event_generated(
+        &mut self,
+        id: u64,
+        to: Option<usize>,
+        recipients: u64,
+        created_ms: u64,
+    ) {
+        debug_assert_eq!(
+            id,
+            self.addressee.len() as u64 + 1,
+            "event ids count up from 1"
+        );
+        self.addressee.push(to.map_or(ALL, |c| c as u32));
         self.generated += recipients;
         if self.in_window(created_ms) {
             self.w.events_created += recipients;
@@ -356,8 +374,19 @@ impl Recorder {
     }
 
     /// Client `client` parsed event `id` of type `event_type` created at `created_ms`.
+    ///
+    /// An event addressed to another client (or an id never generated) counts as
+    /// `misdelivered`, never as delivered.
     pub fn delivered(&mut self, client: usize, id: u64, event_type: &str, created_ms: u64) {
         let t = now_ms();
+        let addressed = id
+            .checked_sub(1)
+            .and_then(|i| self.addressee.get(i as usize))
+            .is_some_and(|&to| to == ALL || to as usize == client);
+        if !addressed {
+            self.misdelivered += 1;
+            return;
+        }
         let last = &mut self.last_id[client];
         if last.is_some_and(|last| id <= last) {
             self.duplicates += 1;
@@ -514,9 +543,13 @@ impl Recorder {
             addresses_retained_peak: w.retained_peak,
             address_seconds: round3(w.address_ms as f64 / 1000.0),
             registry_bytes_peak: w.retained_peak * self.entry_bytes,
+            misdelivered: self.misdelivered,
         }
     }
 }
+
+/// [`Recorder`]'s addressee of an event sent to every client.
+const ALL: u32 = u32::MAX;
 
 /// Round to three decimals, so CSV numbers are readable and stable.
 pub fn round3(x: f64) -> f64 {
@@ -621,7 +654,7 @@ pub struct SummaryRow {
     /// Requests held at the server, averaged over the window (time-weighted).
     pub parked_requests_mean: f64,
     /// Modelled TCP/IP packets in the window, both directions (data, pure ACKs, handshakes,
-    /// teardowns; see [`crate::sim::wire`]).
+    /// teardowns; the model is described in `src/sim/wire.rs`).
     pub packets: u64,
     /// Modelled wire bytes client → server: application bytes plus TCP/IP headers.
     pub wire_bytes_up: u64,
@@ -635,6 +668,11 @@ pub struct SummaryRow {
     pub address_seconds: f64,
     /// Peak bytes of per-client registry state (client id + stored address, see `[privacy]`).
     pub registry_bytes_peak: u64,
+    /// Events a client received that were addressed to another client: never counted as
+    /// delivered (a connection-based strategy cannot make this mistake; a server that calls
+    /// stored addresses can, once an address is reused).
+    #[serde(default)]
+    pub misdelivered: u64,
 }
 
 #[cfg(test)]
@@ -677,14 +715,41 @@ mod tests {
 
     #[test]
     fn a_repeated_or_older_id_counts_as_a_duplicate() {
-        let mut r = Recorder::new(2, 0, 10_000, &["message".to_string()]);
-        r.event_generated(1, 0);
-        r.event_generated(1, 0);
+        let mut r = two_clients_five_events();
         r.delivered(0, 5, "message", 0);
         r.delivered(0, 5, "message", 0);
         r.delivered(0, 3, "message", 0);
         r.delivered(1, 3, "message", 0);
         let s = r.summary("x", 2);
-        assert_eq!((s.events_delivered, s.duplicates, s.events_lost), (2, 2, 0));
+        // 6 deliveries owed (event 3 goes to both clients), 2 made
+        assert_eq!((s.events_delivered, s.duplicates, s.events_lost), (2, 2, 4));
+        assert_eq!(s.misdelivered, 0);
+    }
+
+    /// Events 1 and 5 for client 0, 2 and 4 for client 1, 3 for both.
+    fn two_clients_five_events() -> Recorder {
+        let mut r = Recorder::new(2, 0, 10_000, &["message".to_string()]);
+        r.event_generated(1, Some(0), 1, 0);
+        r.event_generated(2, Some(1), 1, 0);
+        r.event_generated(3, None, 2, 0);
+        r.event_generated(4, Some(1), 1, 0);
+        r.event_generated(5, Some(0), 1, 0);
+        r
+    }
+
+    /// A client that receives another client's event has not been delivered anything: it is
+    /// a misdelivery (and the addressee's event is still owed).
+    #[test]
+    fn another_clients_event_counts_as_misdelivered_not_delivered() {
+        let mut r = two_clients_five_events();
+        r.delivered(1, 5, "message", 0); // client 0's event at client 1
+        r.delivered(0, 99, "message", 0); // an id never generated
+        r.delivered(1, 3, "message", 0); // a fan-out event: right for everyone
+        let s = r.summary("x", 2);
+        assert_eq!(
+            (s.events_delivered, s.misdelivered, s.events_lost),
+            (1, 2, 5)
+        );
+        assert!(!r.all_delivered());
     }
 }

@@ -1,6 +1,6 @@
 //! Closed-form predictions: what theory says each built-in strategy should measure.
 //!
-//! Sources: the closed forms in `shared/facts.md` ("Closed forms"), RFC 6202 for long polling,
+//! Sources: the closed forms written out in `docs/theory.md`, RFC 6202 for long polling,
 //! RFC 6455 §5.2 for WebSocket frame sizes, WHATWG HTML §9.2 for the event-stream format.
 //!
 //! Common assumptions: N clients, each with Poisson events of rate λ (a global stream of rate R
@@ -126,7 +126,7 @@ pub fn lambda(s: &Scenario) -> f64 {
 /// The wait of an event at the server until the next poll arrives, when polls arrive with
 /// gaps X (a renewal process): an event lands in a gap with probability proportional to its
 /// length, so the wait W has density P(X > w)/E\[X\]. X is discrete (whole ms).
-struct Wait {
+pub(crate) struct Wait {
     /// `survival[j]` = P(X > j).
     survival: Vec<f64>,
     /// `area[j]` = Σ_{i<j} P(X > i).
@@ -135,7 +135,7 @@ struct Wait {
 }
 
 impl Wait {
-    fn new(gaps: &[(f64, f64)]) -> Wait {
+    pub(crate) fn new(gaps: &[(f64, f64)]) -> Wait {
         let top = gaps.iter().map(|g| g.0).fold(0.0, f64::max) as usize + 1;
         let survival: Vec<f64> = (0..=top)
             .map(|j| gaps.iter().filter(|g| g.0 > j as f64).map(|g| g.1).sum())
@@ -153,7 +153,7 @@ impl Wait {
     }
 
     /// P(W ≤ w).
-    fn cdf(&self, w: f64) -> f64 {
+    pub(crate) fn cdf(&self, w: f64) -> f64 {
         if w <= 0.0 {
             return 0.0;
         }
@@ -164,7 +164,7 @@ impl Wait {
 }
 
 /// p-quantile of d + W (d from `one_way`, W the wait), by bisection on its CDF.
-fn quantile_delay_plus_wait(one_way: &OneWay, wait: &Wait, q: f64) -> f64 {
+pub(crate) fn quantile_delay_plus_wait(one_way: &OneWay, wait: &Wait, q: f64) -> f64 {
     let cdf = |x: f64| -> f64 {
         one_way
             .points
@@ -185,7 +185,7 @@ fn quantile_delay_plus_wait(one_way: &OneWay, wait: &Wait, q: f64) -> f64 {
 }
 
 /// The distribution of the gap between two polls arriving at the server.
-fn poll_gaps(one_way: &OneWay, i_ms: f64, after_response: bool) -> Vec<(f64, f64)> {
+pub(crate) fn poll_gaps(one_way: &OneWay, i_ms: f64, after_response: bool) -> Vec<(f64, f64)> {
     let mut gaps = std::collections::BTreeMap::new();
     for &(a, pa) in &one_way.points {
         for &(b, pb) in &one_way.points {
@@ -201,95 +201,9 @@ fn poll_gaps(one_way: &OneWay, i_ms: f64, after_response: bool) -> Vec<(f64, f64
     gaps.into_iter().map(|(x, p)| (x as f64, p)).collect()
 }
 
-/// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E\[G\]).
-///
-/// requests/s = N/C; empty responses e^(−λC); events per non-empty response
-/// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E\[d\] + C/2, max d_max + C (facts.md).
-///
-/// On a latency range the gap between two polls *at the server* varies around C (variance
-/// 2·Var(d)), so an event waits on average E\[gap²\]/(2·E\[gap\]) (a length-biased gap), and at
-/// most C + (d_max − d_min) (fixed rate) or I + 2·d_max (after response) before its transit.
-pub fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Prediction {
-    let one_way = OneWay::of(s);
-    let i_ms = interval_s * 1000.0;
-    let var_d = one_way.mean_square() - one_way.mean().powi(2);
-    let spread = one_way.max() - one_way.points[0].0;
-    let (c_ms, max_gap) = if after_response {
-        (i_ms + 2.0 * one_way.mean(), i_ms + 2.0 * one_way.max())
-    } else {
-        (i_ms, i_ms + spread)
-    };
-    let c = c_ms / 1000.0;
-    let (n, l) = (s.clients.count as f64, lambda(s));
-    let empty = (-l * c).exp();
-    let mean_wait = (c_ms * c_ms + 2.0 * var_d) / (2.0 * c_ms);
-    let wait = Wait::new(&poll_gaps(&one_way, i_ms, after_response));
-    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / c, empty);
-    let rtt_sd = (2.0 * var_d).sqrt();
-    Prediction {
-        requests_per_s: Some(n / c + upstream_posts_per_s(s)),
-        empty_fraction: Some(empty),
-        events_per_response: Some(l * c / (1.0 - empty)),
-        parked_requests: Some(0.0),
-        latency_mean_ms: Some(one_way.mean() + mean_wait),
-        latency_p50_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.5)),
-        latency_p99_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.99)),
-        latency_max_ms: Some(one_way.max() + max_gap),
-        bytes_per_event,
-        app_bytes_per_s,
-        p99_density: Some(1.0 / c_ms),
-        cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
-    }
-}
-
-/// Long polling with hold T and immediate re-request (facts.md, RFC 6202):
-/// E\[park\] = e^(−λG)(1 − e^(−λT))/λ; E\[cycle\] = G + E\[park\]; requests/s = N/E\[cycle\];
-/// empty responses e^(−λ(G+T)); parked N·E\[park\]/E\[cycle\]; latency = d with probability
-/// 1 − G/E\[cycle\], else d + U(0, G): mean d + E\[G²\]/(2·E\[cycle\]), max d + G.
-///
-/// With a latency range G varies per cycle; the formulas use E\[G\] and E\[G²\] (the delays of
-/// request and response are independent), which is exact for the mean of a renewal process
-/// but only approximate for the quantiles.
-pub fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
-    let one_way = OneWay::of(s);
-    let (n, l) = (s.clients.count as f64, lambda(s));
-    let d = one_way.mean() / 1000.0;
-    let g = 2.0 * d;
-    // E[G²] = 2E[d²] + 2E[d]² for the sum of two independent one-way delays
-    let g2 = (2.0 * one_way.mean_square() + 2.0 * one_way.mean().powi(2)) / 1e6;
-    let park = (-l * g).exp() * (1.0 - (-l * timeout_s).exp()) / l;
-    let cycle = g + park;
-    let empty = (-l * (g + timeout_s)).exp();
-    let gap_share = g / cycle;
-    // constant d: the latency CDF is a jump of 1 − G/E[cycle] at d, then linear up to d + G
-    let constant = one_way.points.len() == 1;
-    let quantile = |q: f64| {
-        if q <= 1.0 - gap_share {
-            one_way.mean()
-        } else {
-            one_way.mean() + g * 1000.0 * (q - (1.0 - gap_share)) / gap_share
-        }
-    };
-    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / cycle, empty);
-    Prediction {
-        requests_per_s: Some(n / cycle + upstream_posts_per_s(s)),
-        empty_fraction: Some(empty),
-        events_per_response: Some(l * cycle / (1.0 - empty)),
-        parked_requests: Some(n * park / cycle),
-        latency_mean_ms: Some(one_way.mean() + g2 * 1000.0 / (2.0 * cycle)),
-        latency_p50_ms: constant.then(|| quantile(0.5)),
-        latency_p99_ms: constant.then(|| quantile(0.99)),
-        latency_max_ms: Some(3.0 * one_way.max()),
-        bytes_per_event,
-        app_bytes_per_s,
-        p99_density: (gap_share > 0.01).then(|| gap_share / (g * 1000.0)),
-        cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
-    }
-}
-
 /// Push (WebSocket, SSE): latency is one transit; bytes per event are the framing plus the
 /// share of heartbeat traffic (`beat_bytes` per client every `beat_s`).
-fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction {
+pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction {
     let one_way = OneWay::of(s);
     let l = lambda(s);
     let per_event = s.events.payload_bytes as f64 + framing + beat_bytes / (beat_s * l);
@@ -317,45 +231,9 @@ fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> Prediction 
     }
 }
 
-/// WebSocket: a server frame has a 2-byte header up to 125 bytes of payload, 4 up to 65,535,
-/// 10 above (RFC 6455 §5.2); a ping (2 bytes) and its masked pong (6) every `ping_interval_s`.
-pub fn websocket(s: &Scenario, ping_interval_s: f64) -> Prediction {
-    let p = s.events.payload_bytes;
-    let header = match p {
-        0..=125 => 2.0,
-        126..=65_535 => 4.0,
-        _ => 10.0,
-    };
-    push(s, header, 8.0, ping_interval_s)
-}
-
-/// SSE: each event is one HTTP chunk (`<hex len>\r\n … \r\n`) holding `id: N\n`,
-/// `event: T\n` unless T is `message`, `data: P\n` and `\n`; a `:\n\n` keep-alive in a chunk
-/// (8 bytes) every `heartbeat_s`. Id lengths are averaged over the ids of the window.
-pub fn sse(s: &Scenario, heartbeat_s: f64) -> Prediction {
-    let p = s.events.payload_bytes as usize;
-    let types = &s.events.types;
-    let event_line: f64 = types
-        .iter()
-        .map(|t| {
-            if t == "message" {
-                0
-            } else {
-                "event: \n".len() + t.len()
-            }
-        })
-        .sum::<usize>() as f64
-        / types.len() as f64;
-    let id_digits = mean_id_digits(s);
-    let record =
-        "id: \n".len() as f64 + id_digits + event_line + "data: \n\n".len() as f64 + p as f64;
-    let hex = format!("{:x}", record.round() as u64).len() as f64;
-    push(s, record - p as f64 + hex + 4.0, 8.0, heartbeat_s)
-}
-
 /// Mean number of decimal digits of the event ids created in the measured window (ids count
 /// events from the start of the run at the total rate).
-fn mean_id_digits(s: &Scenario) -> f64 {
+pub(crate) fn mean_id_digits(s: &Scenario) -> f64 {
     let (rate, _) = s.event_rate();
     let steps = 200;
     (0..steps)
@@ -369,7 +247,11 @@ fn mean_id_digits(s: &Scenario) -> f64 {
 
 /// Traffic of the polling strategies — request heads (`GET /events?client=C&after=A`), `204`
 /// or `200` response heads, one payload + newline per event — as (bytes per event, bytes/s).
-fn poll_bytes(s: &Scenario, requests_per_s: f64, empty: f64) -> (Option<f64>, Option<f64>) {
+pub(crate) fn poll_bytes(
+    s: &Scenario,
+    requests_per_s: f64,
+    empty: f64,
+) -> (Option<f64>, Option<f64>) {
     if s.upstream.is_some() {
         return (None, None);
     }
@@ -411,7 +293,7 @@ fn poll_bytes(s: &Scenario, requests_per_s: f64, empty: f64) -> (Option<f64>, Op
 /// Mean digits of the `after=` id a poll carries: the id of the last event the client
 /// received (0 before its first), averaged over the window. The last event is on average
 /// `age` old (an exponential of rate λ truncated at t), when the global id was R·(t − age).
-fn mean_after_digits(s: &Scenario) -> f64 {
+pub(crate) fn mean_after_digits(s: &Scenario) -> f64 {
     let (rate, _) = s.event_rate();
     let l = lambda(s);
     let steps = 200;
@@ -429,7 +311,7 @@ fn mean_after_digits(s: &Scenario) -> f64 {
 
 /// cv of a long-poll cycle G + park: park is 0 if an event came during the gap G, else
 /// min(Exp(λ), T); E\[min(E, T)²\] = 2(1 − e^(−λT)(1 + λT))/λ² (G taken as constant).
-fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
+pub(crate) fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
     let waits = (-l * g).exp();
     let m1 = waits * (1.0 - (-l * t).exp()) / l;
     let m2 = waits * 2.0 * (1.0 - (-l * t).exp() * (1.0 + l * t)) / (l * l);
@@ -437,14 +319,14 @@ fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
 }
 
 /// Upstream messages the HTTP strategies send as `POST /messages` requests, per second.
-fn upstream_posts_per_s(s: &Scenario) -> f64 {
+pub(crate) fn upstream_posts_per_s(s: &Scenario) -> f64 {
     s.upstream
         .as_ref()
         .map_or(0.0, |u| u.rate_per_client_per_s * s.clients.count as f64)
 }
 
 /// Mean number of digits of the integers 0..n.
-fn mean_digits_below(n: u64) -> f64 {
+pub(crate) fn mean_digits_below(n: u64) -> f64 {
     let total: u64 = (0..n).map(|i| i.to_string().len() as u64).sum();
     total as f64 / n.max(1) as f64
 }

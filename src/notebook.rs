@@ -24,24 +24,34 @@
 use anyhow::Context;
 
 use crate::output::charts::{self, ChartData};
-use crate::{runner, RunResult, Scenario, Source};
+use crate::{runner, Lab, RunResult, Scenario, Source};
 
-/// Parse and validate a scenario written in the notebook.
+/// Parse and validate a scenario written in the notebook (with the built-in strategies).
 pub fn scenario(toml: &str) -> anyhow::Result<Scenario> {
-    Ok(Scenario::from_toml(&Source {
+    scenario_in(&Lab::builtin(), toml)
+}
+
+/// Parse and validate a scenario written in the notebook, with `lab`'s strategies (a lab
+/// holding a strategy the notebook defines).
+pub fn scenario_in(lab: &Lab, toml: &str) -> anyhow::Result<Scenario> {
+    Ok(lab.parse(&Source {
         label: "notebook scenario".into(),
         text: toml,
     })?)
 }
 
-/// Simulate every strategy of `s` (in order, one after the other).
+/// Simulate every strategy of `s` (built-ins), on every core.
 pub fn run(s: &Scenario) -> anyhow::Result<Vec<RunResult>> {
-    runner::simulate(s, |_| {})
+    Lab::builtin().simulate(s, jobs())
 }
 
 /// Simulate one strategy — built in or defined in the notebook.
 pub fn run_one(s: &Scenario, strategy: &dyn crate::Strategy) -> anyhow::Result<RunResult> {
-    crate::run(s, strategy)
+    crate::sim::run(s, strategy)
+}
+
+fn jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Print the summary table.
@@ -59,9 +69,10 @@ pub fn show_svg(svg: &str) {
 /// same chart `realtime-lab run` writes — and return its SVG.
 pub fn chart(stem: &str, s: &Scenario, results: &[RunResult]) -> anyhow::Result<String> {
     let dir = tempfile::tempdir().context("a temporary folder for the chart's CSV")?;
-    let outcome = runner::write_results(s, dir.path(), results.to_vec())?;
+    let lab = Lab::builtin();
+    let outcome = lab.write(s, dir.path(), results.to_vec())?;
     let conditions = std::fs::read_to_string(outcome.dir.join(runner::CONDITIONS_FILE))?;
-    let data = ChartData::read(&outcome.dir, &s.name, &conditions)?;
+    let data = ChartData::read(&outcome.dir, &s.name, &conditions, &lab.looks())?;
     charts::render_svg(stem, &data)
 }
 
@@ -90,7 +101,8 @@ pub fn show_wire(result: &RunResult, writes: usize) {
 
 /// Print simulation against theory for every strategy with a closed form.
 pub fn show_check(s: &Scenario, results: &[RunResult]) {
-    let blocks: Vec<_> = runner::predictions(s)
+    let blocks: Vec<_> = Lab::builtin()
+        .predictions(s)
         .into_iter()
         .filter_map(|(id, p)| {
             let r = results.iter().find(|r| r.strategy == id)?;
@@ -103,11 +115,13 @@ pub fn show_check(s: &Scenario, results: &[RunResult]) {
 /// Run a scenario with `[sweep]` and return the SVG of `sweep_<metric>` (or `privacy`).
 pub fn sweep_chart(s: &Scenario, chart: &str) -> anyhow::Result<String> {
     let plan = s.sweep.as_ref().context("this scenario has no [sweep]")?;
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let outcome = crate::sweep::run(plan, None, jobs, &crate::sweep::Silent)?;
+    let lab = Lab::builtin();
+    let outcome = crate::sweep::run(plan, None, jobs(), &runner::Silent, &|p| {
+        lab.strategies_of(p)
+    })?;
     let csv = crate::sweep::render_csv(plan, &outcome)?;
     let dir = tempfile::tempdir()?;
-    runner::write_sweep(dir.path(), &s.name, csv)?;
+    runner::write_sweep(dir.path(), &s.name, csv, &lab.looks())?;
     let path = dir.path().join(format!("{chart}.svg"));
     std::fs::read_to_string(&path).with_context(|| format!("no chart {}", path.display()))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::sweep::Progress;
+use crate::runner::Progress;
 
 /// Terminal progress bars.
 pub struct Bars {

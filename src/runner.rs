@@ -1,20 +1,105 @@
-//! Running scenarios end to end: every strategy of a scenario, then the files.
+//! Running simulations: any list of (scenario, strategy) runs spread over worker threads
+//! (each simulation is single-threaded), with results identical whatever the thread count;
+//! then the files of a run.
 //!
-//! Validation of every input happens before the first simulation starts, so a bad file
-//! writes nothing.
+//! Validation of every input happens before the first simulation starts (see
+//! [`crate::Lab::parse`]), so a bad file writes nothing.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::Context;
 
-use crate::scenario::Scenario;
-use crate::strategy::{self, Strategy};
-use crate::{output, RunResult};
+use crate::model::Prediction;
+use crate::output;
+use crate::output::palette::Looks;
+use crate::scenario::{Fanout, HeaderProfile, Scenario};
+use crate::sim::{self, RunResult, Strategy};
 
-/// What a scenario run produced.
+/// Reports progress of runs; called from worker threads.
+pub trait Progress: Sync {
+    /// Worker `worker` starts run `label`, expected to simulate `end_ms`.
+    fn start(&self, worker: usize, label: &str, end_ms: u64);
+    /// Worker `worker`'s run has simulated `now_ms`.
+    fn tick(&self, worker: usize, now_ms: u64);
+    /// Worker `worker` finished a run.
+    fn done(&self, worker: usize);
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: usize, _: &str, _: u64) {}
+    fn tick(&self, _: usize, _: u64) {}
+    fn done(&self, _: usize) {}
+}
+
+/// One simulation to run: a label for progress and errors, the scenario and the strategy.
+pub(crate) struct Job<'a> {
+    pub label: String,
+    pub scenario: &'a Scenario,
+    pub strategy: &'a dyn Strategy,
+}
+
+/// Run every job on up to `threads` worker threads; results in job order.
+pub(crate) fn run_all(
+    jobs: &[Job<'_>],
+    threads: usize,
+    progress: &dyn Progress,
+) -> Vec<anyhow::Result<RunResult>> {
+    let results: Mutex<Vec<Option<anyhow::Result<RunResult>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for worker in 0..threads.max(1).min(jobs.len().max(1)) {
+            let (results, next) = (&results, &next);
+            scope.spawn(move || loop {
+                let r = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(r) else { break };
+                let end = (job.scenario.duration_s * 1000.0) as u64;
+                progress.start(worker, &job.label, end);
+                let result = sim::run_observed(job.scenario, job.strategy, &mut |now, _| {
+                    progress.tick(worker, now)
+                })
+                .with_context(|| format!("simulating {}", job.label));
+                progress.done(worker);
+                results
+                    .lock()
+                    .expect("no worker panics while holding the lock")[r] = Some(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("workers finished")
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a run did not finish"))))
+        .collect()
+}
+
+/// Run `strategies` under `scenario` on up to `threads` threads; results in their order.
+pub(crate) fn simulate(
+    scenario: &Scenario,
+    strategies: &[&'static dyn Strategy],
+    threads: usize,
+    progress: &dyn Progress,
+) -> anyhow::Result<Vec<RunResult>> {
+    let jobs: Vec<Job<'_>> = strategies
+        .iter()
+        .map(|s| Job {
+            label: format!("{} {}", scenario.name, s.id()),
+            scenario,
+            strategy: *s,
+        })
+        .collect();
+    run_all(&jobs, threads, progress).into_iter().collect()
+}
+
+/// What writing a scenario's results produced.
 #[derive(Debug)]
-pub struct ScenarioOutcome {
+pub struct Written {
     /// One result per strategy, in the scenario's order.
     pub results: Vec<RunResult>,
     /// The folder the files went to.
@@ -22,11 +107,11 @@ pub struct ScenarioOutcome {
     /// The files written.
     pub files: Vec<PathBuf>,
     /// What theory predicts, for the strategies that have a closed form.
-    pub predictions: Vec<(String, crate::model::Prediction)>,
+    pub predictions: Vec<(String, Prediction)>,
 }
 
-impl ScenarioOutcome {
-    /// Simulation against theory, per strategy with a closed form (see [`crate::check`]).
+impl Written {
+    /// Simulation against theory, per strategy with a closed form (what `run --check` prints).
     pub fn check(&self, scenario: &Scenario) -> Vec<(String, Vec<crate::check::CheckRow>)> {
         self.predictions
             .iter()
@@ -39,83 +124,13 @@ impl ScenarioOutcome {
     }
 }
 
-/// The closed-form predictions of every strategy of `scenario` that has one.
-pub fn predictions(scenario: &Scenario) -> Vec<(String, crate::model::Prediction)> {
-    strategies_of(scenario)
-        .into_iter()
-        .filter_map(|s| {
-            let settings = strategy::Settings::new(s.id(), scenario.strategy_table(s.id()));
-            Some((s.id().to_string(), s.model(scenario, &settings)?))
-        })
-        .collect()
-}
-
-/// The strategies a scenario names, looked up in the registry.
-pub fn strategies_of(scenario: &Scenario) -> Vec<&'static dyn Strategy> {
-    scenario
-        .strategies
-        .iter()
-        .filter_map(|id| strategy::find(id))
-        .collect()
-}
-
-/// Run every strategy of `scenario` on up to `jobs` threads (one simulation each) and return
-/// the results in the scenario's order, without writing anything. The results do not depend
-/// on `jobs`.
-pub fn simulate_parallel(
-    scenario: &Scenario,
-    jobs: usize,
-    progress: &dyn crate::sweep::Progress,
-) -> anyhow::Result<Vec<RunResult>> {
-    let plan = crate::scenario::sweep::SweepPlan {
-        keys: Vec::new(),
-        points: vec![crate::scenario::sweep::SweepPoint {
-            index: 0,
-            values: Vec::new(),
-            seed: scenario.seed,
-            scenario: scenario.clone(),
-        }],
-    };
-    let mut outcome = crate::sweep::run(&plan, None, jobs, progress)?;
-    Ok(outcome.points.pop().map(|p| p.1).unwrap_or_default())
-}
-
-/// Run every strategy of `scenario` (reporting progress through `progress`) and return the
-/// results, without writing anything.
-pub fn simulate(
-    scenario: &Scenario,
-    mut progress: impl FnMut(&str),
-) -> anyhow::Result<Vec<RunResult>> {
-    let mut results = Vec::new();
-    for strategy in strategies_of(scenario) {
-        progress(&format!(
-            "{}: simulating {} ({} clients, {} s)…",
-            scenario.name,
-            strategy.id(),
-            scenario.clients.count,
-            scenario.duration_s
-        ));
-        let started = Instant::now();
-        let result = crate::sim::run(scenario, strategy)?;
-        progress(&format!(
-            "{}: {} done: {:.1} s simulated in {:.1} s",
-            scenario.name,
-            strategy.id(),
-            result.simulated_ms as f64 / 1000.0,
-            started.elapsed().as_secs_f64()
-        ));
-        results.push(result);
-    }
-    Ok(results)
-}
-
 /// The one-line description of a scenario's conditions that chart titles carry.
-pub fn conditions(s: &Scenario) -> String {
+pub(crate) fn conditions(s: &Scenario) -> String {
     let (rate, fanout) = s.event_rate();
     let events = match (s.events.rate_per_client_per_s, fanout) {
         (Some(r), _) => format!("{r} events/client/s"),
-        (None, crate::scenario::Fanout::All) => format!("{rate} events/s to all"),
-        (None, crate::scenario::Fanout::One) => format!("{rate} events/s"),
+        (None, Fanout::All) => format!("{rate} events/s to all"),
+        (None, Fanout::One) => format!("{rate} events/s"),
     };
     let lat = s.network.latency_ms;
     let latency = if lat.is_constant() {
@@ -124,14 +139,12 @@ pub fn conditions(s: &Scenario) -> String {
         format!("{}–{} ms one-way", lat.min_ms, lat.max_ms)
     };
     let headers = match s.http.headers {
-        crate::scenario::HeaderProfile::Minimal => "minimal headers".to_string(),
-        crate::scenario::HeaderProfile::Browser => "browser headers".to_string(),
-        crate::scenario::HeaderProfile::Padded {
+        HeaderProfile::Minimal => "minimal headers".to_string(),
+        HeaderProfile::Browser => "browser headers".to_string(),
+        HeaderProfile::Padded {
             request_bytes,
             response_bytes,
-        } => {
-            format!("{request_bytes}/{response_bytes} B heads")
-        }
+        } => format!("{request_bytes}/{response_bytes} B heads"),
     };
     format!(
         "{} clients · {events} · {} B payload · {latency} · {headers} · seed {}",
@@ -142,26 +155,17 @@ pub fn conditions(s: &Scenario) -> String {
 }
 
 /// File holding [`conditions`], read back by `realtime-lab chart`.
-pub const CONDITIONS_FILE: &str = "conditions.txt";
-
-/// Simulate `scenario` and write its CSV files and charts under `out/<name>/`.
-pub fn run_and_write(
-    scenario: &Scenario,
-    out: &Path,
-    progress: impl FnMut(&str),
-) -> anyhow::Result<ScenarioOutcome> {
-    let results = simulate(scenario, progress)?;
-    write_results(scenario, out, results)
-}
+pub(crate) const CONDITIONS_FILE: &str = "conditions.txt";
 
 /// Write the files of already simulated `results` of `scenario` under `out/<name>/`.
-pub fn write_results(
+pub(crate) fn write_results(
     scenario: &Scenario,
     out: &Path,
     results: Vec<RunResult>,
-) -> anyhow::Result<ScenarioOutcome> {
+    predictions: Vec<(String, Prediction)>,
+    looks: &Looks,
+) -> anyhow::Result<Written> {
     let dir = out.join(&scenario.name);
-    let predictions = predictions(scenario);
     let mut files = output::csv::render(&results)?;
     files.push((
         "model.csv",
@@ -179,8 +183,8 @@ pub fn write_results(
     ));
     let mut files = output::csv::write_all(&dir, &files)
         .with_context(|| format!("writing the results of {}", scenario.name))?;
-    files.extend(draw_charts(&dir, &scenario.name)?);
-    Ok(ScenarioOutcome {
+    files.extend(draw_charts(&dir, &scenario.name, looks)?);
+    Ok(Written {
         results,
         dir,
         files,
@@ -189,16 +193,21 @@ pub fn write_results(
 }
 
 /// (Re)draw the charts of a results folder from its CSV files.
-pub fn draw_charts(dir: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn draw_charts(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<PathBuf>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
-    let data = output::charts::ChartData::read(dir, name, &conditions)?;
+    let data = output::charts::ChartData::read(dir, name, &conditions, looks)?;
     output::charts::write_all(dir, &data).with_context(|| format!("drawing the charts of {name}"))
 }
 
 /// Write a sweep's `sweep.csv` and `sweep_*` charts into `dir`.
-pub fn write_sweep(dir: &Path, title: &str, csv: Vec<u8>) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn write_sweep(
+    dir: &Path,
+    title: &str,
+    csv: Vec<u8>,
+    looks: &Looks,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = output::csv::write_all(dir, &[("sweep.csv", csv)])?;
-    let data = output::charts::sweep::SweepData::read(&dir.join("sweep.csv"))?;
+    let data = output::charts::sweep::SweepData::read(&dir.join("sweep.csv"), looks)?;
     files.extend(output::charts::sweep::write_all(dir, &data, title)?);
     Ok(files)
 }

@@ -1,36 +1,15 @@
-//! Running sweeps: every point × strategy as an independent simulation, spread over worker
-//! threads (each turmoil simulation is single-threaded), with results identical whatever the
-//! thread count; `sweep.csv`; sharding across machines and merging shard outputs.
+//! Sweeps: every point × strategy as an independent simulation (run by [`crate::runner`]),
+//! `sweep.csv`, sharding across machines and merging shard outputs.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{bail, Context};
 
-use crate::runner::strategies_of;
+use crate::metrics::SummaryRow;
+use crate::runner::{run_all, Job, Progress};
 use crate::scenario::sweep::{SweepPlan, SweepPoint};
 use crate::scenario::Scenario;
-use crate::sim::{self, RunResult};
-
-/// Reports progress of a sweep or a run; called from worker threads.
-pub trait Progress: Sync {
-    /// Worker `worker` starts run `label`, expected to simulate `end_ms`.
-    fn start(&self, worker: usize, label: &str, end_ms: u64);
-    /// Worker `worker`'s run has simulated `now_ms`.
-    fn tick(&self, worker: usize, now_ms: u64);
-    /// Worker `worker` finished a run.
-    fn done(&self, worker: usize);
-}
-
-/// A [`Progress`] that shows nothing.
-pub struct Silent;
-
-impl Progress for Silent {
-    fn start(&self, _: usize, _: &str, _: u64) {}
-    fn tick(&self, _: usize, _: u64) {}
-    fn done(&self, _: usize) {}
-}
+use crate::sim::{RunResult, Strategy};
 
 /// `K/N`: this machine runs every N-th point starting at K (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,107 +41,68 @@ pub struct SweepOutcome {
     pub points: Vec<(SweepPoint, Vec<RunResult>)>,
 }
 
-/// Run every (point, strategy) of `plan` (only `shard`'s points if given) on `jobs` threads.
-pub fn run(
+/// Run every (point, strategy) of `plan` (only `shard`'s points if given) on `jobs` threads;
+/// `strategies_of` resolves a point's strategy ids (the [`crate::Lab`]'s registry).
+pub(crate) fn run(
     plan: &SweepPlan,
     shard: Option<Shard>,
     jobs: usize,
     progress: &dyn Progress,
+    strategies_of: &dyn Fn(&Scenario) -> anyhow::Result<Vec<&'static dyn Strategy>>,
 ) -> anyhow::Result<SweepOutcome> {
     let points: Vec<&SweepPoint> = plan
         .points
         .iter()
         .filter(|p| shard.is_none_or(|s| p.index % s.count == s.index))
         .collect();
-    let runs: Vec<(usize, usize)> = points
-        .iter()
-        .enumerate()
-        .flat_map(|(i, p)| (0..strategies_of(&p.scenario).len()).map(move |k| (i, k)))
-        .collect();
-    let results: Mutex<Vec<Option<anyhow::Result<RunResult>>>> =
-        Mutex::new((0..runs.len()).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for worker in 0..jobs.max(1).min(runs.len().max(1)) {
-            let (runs, points, results, next) = (&runs, &points, &results, &next);
-            scope.spawn(move || loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(i, k)) = runs.get(r) else { break };
-                let scenario = &points[i].scenario;
-                let strategy = strategies_of(scenario)[k];
-                let label = if points.len() == 1 {
-                    format!("{} {}", scenario.name, strategy.id())
-                } else {
-                    format!("point {} {}", points[i].index, strategy.id())
-                };
-                let end = (scenario.duration_s * 1000.0) as u64;
-                progress.start(worker, &label, end);
-                let result =
-                    sim::run_observed(scenario, strategy, &mut |now, _| progress.tick(worker, now))
-                        .with_context(|| format!("simulating {label}"));
-                progress.done(worker);
-                results
-                    .lock()
-                    .expect("no worker panics while holding the lock")[r] = Some(result);
+    let mut runs = Vec::new();
+    let mut per_point = Vec::new();
+    for p in &points {
+        let strategies = strategies_of(&p.scenario)?;
+        per_point.push(strategies.len());
+        for strategy in strategies {
+            runs.push(Job {
+                label: format!("point {} {}", p.index, strategy.id()),
+                scenario: &p.scenario,
+                strategy,
             });
         }
-    });
-    let mut results = results.into_inner().expect("workers finished");
+    }
+    let mut results = run_all(&runs, jobs, progress).into_iter();
     let mut out = Vec::new();
-    let mut r = 0;
-    for p in points {
-        let mut per_point = Vec::new();
-        for _ in strategies_of(&p.scenario) {
-            per_point.push(results[r].take().expect("every run ran")?);
-            r += 1;
-        }
-        out.push((p.clone(), per_point));
+    for (p, n) in points.into_iter().zip(per_point) {
+        let results: anyhow::Result<Vec<RunResult>> = results.by_ref().take(n).collect();
+        out.push((p.clone(), results?));
     }
     Ok(SweepOutcome { points: out })
 }
 
 /// `sweep.csv`: `point`, one column per swept key, `seed`, then the `summary.csv` columns.
 pub fn render_csv(plan: &SweepPlan, outcome: &SweepOutcome) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let summary_header = summary_columns()?;
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     let mut header = vec!["point".to_string()];
     header.extend(plan.keys.iter().cloned());
     header.push("seed".into());
-    header.extend(summary_header);
+    // the summary columns are the row type's fields, in declaration order
+    header.extend(
+        serde_aux::serde_introspection::serde_introspect::<SummaryRow>()
+            .iter()
+            .map(|f| f.to_string()),
+    );
     w.write_record(&header)?;
     for (point, results) in &outcome.points {
         for r in results {
-            let mut row = vec![point.index.to_string()];
-            row.extend(point.values.iter().map(|v| v.to_string()));
-            row.push(point.seed.to_string());
-            row.extend(summary_fields(&r.summary)?);
-            w.write_record(&row)?;
+            w.write_field(point.index.to_string())?;
+            for v in &point.values {
+                w.write_field(v.to_string())?;
+            }
+            w.write_field(point.seed.to_string())?;
+            w.serialize(&r.summary)?; // the rest of the record
         }
     }
     Ok(w.into_inner()?)
-}
-
-fn summary_columns() -> anyhow::Result<Vec<String>> {
-    let text =
-        crate::output::csv::to_csv([crate::metrics::Recorder::new(0, 0, 1, &[]).summary("x", 0)])?;
-    let text = String::from_utf8(text)?;
-    Ok(text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .map(str::to_string)
-        .collect())
-}
-
-fn summary_fields(row: &crate::SummaryRow) -> anyhow::Result<Vec<String>> {
-    let text = String::from_utf8(crate::output::csv::to_csv([row])?)?;
-    let line = text.lines().nth(1).unwrap_or("");
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(line.as_bytes());
-    let rec = r.records().next().context("empty summary row")??;
-    Ok(rec.iter().map(str::to_string).collect())
 }
 
 /// Join the `sweep.csv` of shard folders into one, ordered by point as an unsharded run

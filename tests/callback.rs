@@ -12,8 +12,8 @@ fn callback(extra: &str) -> realtime_lab::SummaryRow {
     run(&s, "server-callback").summary
 }
 
-/// Without keep-alive every event pays a TCP connect (one round trip) before its transit:
-/// 3 × 20 ms, plus at most one 1 ms tick for the hop from the connect to the request; with
+/// Without keep-alive every event pays a TCP connect (SYN, SYN-ACK: one round trip) before
+/// the `POST`'s transit, three one-way delays: 3 × 20 ms = 60 ms, plus at most one 1 ms tick for the hop from the connect to the request; with
 /// keep-alive only the first does, the rest take one transit.
 #[test]
 fn a_callback_costs_a_connect_plus_a_transit_unless_kept_alive() {

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use realtime_lab::output::charts::{self, ChartData};
+/// The charts every run draws, by file stem.
+const CHARTS: [&str; 4] = ["server_load", "latency", "traffic", "overview"];
 
 const SUMMARY: &str = "strategy,clients,duration_s,events_generated,events_delivered,events_lost,duplicates,requests,requests_per_s,empty_responses,connections_opened,peak_open_connections,latency_mean_ms,latency_p50_ms,latency_p95_ms,latency_p99_ms,latency_max_ms,app_bytes_up,app_bytes_down,payload_bytes,overhead_bytes,bytes_per_event,upstream_messages,upstream_latency_mean_ms,parked_requests_mean,packets,wire_bytes_up,wire_bytes_down,wire_bytes_per_event,addresses_retained_peak,address_seconds,registry_bytes_peak\n\
 my-strategy,10,10.0,100,100,0,0,450,45.0,10,10,10,12.5,12,20,30,31,4000,16000,10000,10000,200.0,0,0.0,0.0,300,20000,30000,500.0,10,100.0,140\n";
@@ -35,19 +36,26 @@ fn realtime_lab(args: &[&str]) -> std::process::Output {
 }
 
 /// The requests series of the hand-made CSV (10 rows) appears as one polyline of 10 points in
-/// the strategy's colour, and the legend names the strategy.
+/// the strategy's colour, and the legend names the strategy: `chart DIR` draws from the CSV.
 #[test]
 fn charts_are_drawn_from_the_csv() {
     let dir = tempfile::tempdir().unwrap();
     hand_made(dir.path());
-    let data = ChartData::read(dir.path(), "hand-made", "10 clients · test").unwrap();
-    let svg = charts::render_svg("server_load", &data).unwrap();
+    std::fs::write(
+        dir.path().join("conditions.txt"),
+        "10 clients · test
+",
+    )
+    .unwrap();
+    let o = realtime_lab(&["chart", dir.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(dir.path().join("server_load.svg")).unwrap();
     assert!(svg.contains("my-strategy"), "legend names the strategy");
     assert!(
         svg.contains("10 clients · test"),
         "title carries the conditions"
     );
-    // a strategy without a fixed colour takes the first spare one: Okabe–Ito blue, solid
+    // a strategy the lab does not know takes the first spare look: Okabe–Ito blue, solid
     let lines: Vec<&str> = svg
         .split("<polyline")
         .skip(1)
@@ -72,20 +80,21 @@ fn charts_are_drawn_from_the_csv() {
 }
 
 #[test]
-fn the_same_csv_gives_the_same_svg_bytes() {
+fn the_same_csv_gives_the_same_svg_and_png_bytes() {
     let dir = tempfile::tempdir().unwrap();
     hand_made(dir.path());
-    let data = ChartData::read(dir.path(), "x", "").unwrap();
-    for stem in charts::CHARTS {
-        assert_eq!(
-            charts::render_svg(stem, &data).unwrap(),
-            charts::render_svg(stem, &data).unwrap()
-        );
-        assert_eq!(
-            charts::render_png(stem, &data).unwrap(),
-            charts::render_png(stem, &data).unwrap()
-        );
-    }
+    let draw = || {
+        let o = realtime_lab(&["chart", dir.path().to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        CHARTS
+            .iter()
+            .flat_map(|stem| ["svg", "png"].map(|ext| format!("{stem}.{ext}")))
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (draw(), draw());
+    assert_eq!(a.len(), 8);
+    assert!(a == b, "two drawings of one CSV differ");
 }
 
 /// `run` writes every chart as PNG and SVG; `chart DIR` redraws them identically.
@@ -105,7 +114,7 @@ fn every_run_writes_valid_pngs_and_svgs_and_chart_redraws_them() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let results = out.join("c");
     let mut before = Vec::new();
-    for stem in charts::CHARTS {
+    for stem in CHARTS {
         let png = std::fs::read(results.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is not a PNG");
         assert!(png.len() > 20_000, "{stem}.png is only {} bytes", png.len());
@@ -119,7 +128,7 @@ fn every_run_writes_valid_pngs_and_svgs_and_chart_redraws_them() {
     }
     let o = realtime_lab(&["chart", results.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for (stem, svg) in charts::CHARTS.iter().zip(before) {
+    for (stem, svg) in CHARTS.iter().zip(before) {
         let again = std::fs::read_to_string(results.join(format!("{stem}.svg"))).unwrap();
         assert!(
             again == svg,

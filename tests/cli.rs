@@ -156,7 +156,7 @@ fn strategy_and_seed_flags_override_the_scenario() {
 fn list_names_every_strategy() {
     let out = realtime_lab(&["list"], Path::new("."));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for s in realtime_lab::strategy::ALL {
+    for s in realtime_lab::Lab::builtin().strategies() {
         assert!(stdout.contains(s.id()));
     }
 }
@@ -167,7 +167,9 @@ fn every_shipped_scenario_is_valid() {
     let mut n = 0;
     for entry in std::fs::read_dir(root).unwrap() {
         let path = entry.unwrap().path();
-        let s = realtime_lab::Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let s = realtime_lab::Lab::builtin()
+            .load(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             !s.description.is_empty(),
             "{}: no description",
@@ -182,5 +184,5 @@ fn every_shipped_scenario_is_valid() {
         n += 1;
     }
     assert!(n >= 3, "fewer than three scenarios ship");
-    realtime_lab::Scenario::quickstart();
+    realtime_lab::Lab::builtin().quickstart().unwrap();
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use realtime_lab::runner;
+use realtime_lab::Lab;
 
 fn output_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
     let mut s = common::scenario(
@@ -14,8 +14,10 @@ fn output_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
     );
     s.seed = seed;
     let dir = tempfile::tempdir().unwrap();
-    let outcome = runner::run_and_write(&s, dir.path(), |_| {}).unwrap();
-    outcome
+    let lab = Lab::builtin();
+    let results = lab.simulate(&s, 2).unwrap();
+    let written = lab.write(&s, dir.path(), results).unwrap();
+    written
         .files
         .iter()
         .map(|p| {

@@ -16,9 +16,7 @@
 //!   out. It matters only when events come faster than the latency spread (the bursty regime);
 //!   there the test checks that push latency is never *below* theory instead.
 
-use realtime_lab::check;
-use realtime_lab::strategy::{self, Settings};
-use realtime_lab::Scenario;
+use realtime_lab::{check, Lab, Scenario};
 
 mod common;
 
@@ -65,7 +63,6 @@ fn scenario(r: &Regime, latency: &str, seed: u64, timer: &str) -> Scenario {
 
 /// Run `id` in every regime, latency and seed (and `timers`), comparing with its model.
 fn validate(id: &str, timers: &[&str]) {
-    let strategy = strategy::find(id).unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
     for seed in [1, 2] {
@@ -73,9 +70,10 @@ fn validate(id: &str, timers: &[&str]) {
             for latency in LATENCIES {
                 for timer in timers {
                     let s = scenario(r, latency, seed, timer);
-                    let settings = Settings::new(id, s.strategy_table(id));
-                    let p = strategy
-                        .model(&s, &settings)
+                    let (_, p) = Lab::builtin()
+                        .predictions(&s)
+                        .into_iter()
+                        .find(|(s, _)| s == id)
                         .expect("built-in strategies have a model");
                     let result = common::run(&s, id);
                     let hol = p.requests_per_s == Some(0.0)

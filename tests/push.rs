@@ -186,8 +186,8 @@ fn upstream_messages_take_one_transit_in_every_strategy() {
          [clients]\ncount = 50\nconnect_over_s = 2\n[events]\nrate_per_client_per_s = 0.2\n\
          [network]\nlatency_ms = 35\n[upstream]\nrate_per_client_per_s = 0.5\npayload_bytes = 80\n",
     );
-    for strategy in realtime_lab::strategy::ALL {
-        let sum = realtime_lab::run(&s, *strategy).unwrap().summary;
+    for strategy in realtime_lab::Lab::builtin().strategies() {
+        let sum = common::run(&s, strategy.id()).summary;
         let expected = 50.0 * 0.5 * 35.0;
         let got = sum.upstream_messages as f64;
         assert!(

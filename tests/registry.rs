@@ -1,14 +1,14 @@
-//! Registry-wide tests: every strategy in `ALL` gets these for free.
+//! Registry-wide tests: every strategy of `Lab::builtin()` gets these for free (and
+//! `tests/external.rs` runs the same on a lab with an out-of-crate strategy).
 
 mod common;
 
-use realtime_lab::output;
-use realtime_lab::strategy::ALL;
+use realtime_lab::Lab;
 
 #[test]
 fn ids_are_unique_and_kebab_case() {
     let mut seen = std::collections::BTreeSet::new();
-    for s in ALL {
+    for s in Lab::builtin().strategies() {
         let id = s.id();
         assert!(seen.insert(id), "{id} registered twice");
         assert!(
@@ -49,8 +49,8 @@ fn every_strategy_delivers_every_event_exactly_once_in_order() {
              [clients]\ncount = 60\nconnect_over_s = 3\n\
              [events]\n{events}\n[network]\n{latency}\n[long-polling]\ntimeout_s = 5\n"
         ));
-        for strategy in ALL {
-            let r = realtime_lab::run(&s, *strategy).unwrap();
+        for strategy in Lab::builtin().strategies() {
+            let r = common::run(&s, strategy.id());
             let sum = &r.summary;
             assert!(sum.events_generated > 0, "{what}: no events generated");
             assert_eq!(
@@ -66,6 +66,12 @@ fn every_strategy_delivers_every_event_exactly_once_in_order() {
                 strategy.id()
             );
             assert_eq!(sum.events_delivered, sum.events_generated);
+            assert_eq!(
+                sum.misdelivered,
+                0,
+                "{} / {what}: misdelivered",
+                strategy.id()
+            );
         }
     }
 }
@@ -77,9 +83,10 @@ fn every_strategy_gives_the_same_bytes_for_the_same_seed() {
                 [events]\nrate_per_client_per_s = 0.3\n\
                 [network]\nlatency_ms = { min = 20, max = 90 }\n";
     let s = common::scenario(text);
-    for strategy in ALL {
-        let a = output::csv::render(&[realtime_lab::run(&s, *strategy).unwrap()]).unwrap();
-        let b = output::csv::render(&[realtime_lab::run(&s, *strategy).unwrap()]).unwrap();
+    let lab = Lab::builtin();
+    for strategy in lab.strategies() {
+        let a = common::csv_bytes(&lab, &s, vec![common::run(&s, strategy.id())]);
+        let b = common::csv_bytes(&lab, &s, vec![common::run(&s, strategy.id())]);
         assert!(a == b, "{}: two runs with one seed differ", strategy.id());
     }
 }

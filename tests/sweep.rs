@@ -41,6 +41,21 @@ fn a_sweep_is_the_product_of_its_lists_in_a_fixed_order() {
     );
 }
 
+/// Keys keep the order of the file, not the alphabet: the first key written is the one the
+/// charts put on the x axis (the TOML map used to sort them, so `clients` came first here).
+#[test]
+fn sweep_keys_keep_the_order_of_the_file() {
+    let s = common::scenario(
+        "name = \"sw\"\n[events]\nrate_per_client_per_s = 0.5\n\
+         [sweep]\n\"events.rate_per_client_per_s\" = [0.1, 1]\nclients = [5, 20]\n",
+    );
+    let plan = s.sweep.expect("a sweep");
+    assert_eq!(plan.keys, ["events.rate_per_client_per_s", "clients.count"]);
+    // the first key varies slowest
+    let first: Vec<f64> = plan.points.iter().map(|p| p.values[0]).collect();
+    assert_eq!(first, [0.1, 0.1, 1.0, 1.0]);
+}
+
 #[test]
 fn a_bad_sweep_exits_2_naming_the_key_or_point() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +105,7 @@ fn jobs_do_not_change_results_and_merged_shards_equal_the_whole_sweep() {
     );
     assert_eq!(
         String::from_utf8_lossy(&whole).lines().count(),
-        1 + 8 * realtime_lab::strategy::ALL.len()
+        1 + 8 * realtime_lab::Lab::builtin().strategies().len()
     );
     for k in 0..3 {
         let out = format!("shard{k}");

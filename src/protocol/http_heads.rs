@@ -3,11 +3,12 @@
 //! hyper writes the heads; this module only chooses the header fields. Three profiles:
 //!
 //! - **minimal**: what HTTP/1.1 needs (`host`; `content-length`/`content-type` on bodies).
-//!   A poll request is ~60 bytes, a `204` response 25.
+//!   A poll request is about 85 bytes (`GET /events?client=42&after=17 HTTP/1.1`, `host`), a
+//!   `204` response 27 (`HTTP/1.1 204 No Content\r\n\r\n`; hyper adds no field to it).
 //! - **browser**: what Chrome sends from a page (user agent, `accept-*`, client hints,
 //!   `sec-fetch-*`, a referer and analytics cookies) and what an nginx-style server answers.
 //!   Browsers send ~600–900 bytes per request and servers ~200 per response (see
-//!   `shared/facts.md`, "Wire formats"): these heads are ~720 and ~190 bytes.
+//!   `docs/sources.md`, "HTTP heads"): these heads are ~720 and ~190 bytes.
 //! - **padded**: every head made exactly `request_bytes` / `response_bytes` long with a
 //!   `cookie` (requests) or `set-cookie` (responses) filler header, as real apps carry.
 //!
@@ -18,7 +19,25 @@
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
-use crate::scenario::HeaderProfile;
+/// Which HTTP request/response heads the HTTP strategies send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderProfile {
+    /// Only what HTTP/1.1 needs: `host`, and `content-length` on bodies.
+    #[default]
+    Minimal,
+    /// What a browser page sends and an nginx-style server answers (user agent, accept-*,
+    /// cookies, client hints, cache and security headers): ~700-byte requests, ~200-byte
+    /// responses.
+    Browser,
+    /// Every request head padded to exactly `request_bytes` and every response head to exactly
+    /// `response_bytes`, with a cookie header as filler.
+    Padded {
+        /// Bytes of every request head, request line to the blank line inclusive.
+        request_bytes: u64,
+        /// Bytes of every response head, status line to the blank line inclusive.
+        response_bytes: u64,
+    },
+}
 
 /// The smallest `request_bytes` a padded profile may ask for.
 pub const MIN_REQUEST_HEAD: u64 = 256;

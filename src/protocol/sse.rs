@@ -215,9 +215,33 @@ impl Parser {
     }
 }
 
+/// Whether a `Content-Type` value is an event stream: its MIME type essence (type/subtype,
+/// without parameters, case-insensitive) is `text/event-stream`, as WHATWG HTML §9.2.3 asks
+/// of an `EventSource`. `text/event-stream; charset=utf-8` is one; `text/event-streams` is
+/// not.
+pub fn is_event_stream(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/event-stream")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_types_with_parameters_are_event_streams() {
+        for yes in [
+            "text/event-stream",
+            "text/event-stream; charset=utf-8",
+            "Text/Event-Stream;charset=UTF-8",
+            " text/event-stream ",
+        ] {
+            assert!(is_event_stream(yes), "{yes}");
+        }
+        for no in ["text/plain", "text/event-streams", "", "text/event"] {
+            assert!(!is_event_stream(no), "{no}");
+        }
+    }
     use tokio::io::AsyncReadExt;
 
     fn parse(s: &str) -> Vec<SseEvent> {
@@ -353,7 +377,7 @@ mod tests {
                 event_len("123", t, p)
             );
         }
-        // facts.md: an event `data: P\n\n` costs P + 8 bytes
+        // docs/sources.md: an event `data: P\n\n` costs P + 8 bytes
         assert_eq!(encode_event(None, None, &"x".repeat(100)).len(), 108);
     }
 

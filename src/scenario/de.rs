@@ -100,25 +100,7 @@ impl<'de> Deserialize<'de> for Latency {
     }
 }
 
-/// Which HTTP request/response heads the HTTP strategies send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HeaderProfile {
-    /// Only what HTTP/1.1 needs: `host`, and `content-length` on bodies.
-    #[default]
-    Minimal,
-    /// What a browser page sends and an nginx-style server answers (user agent, accept-*,
-    /// cookies, client hints, cache and security headers): ~700-byte requests, ~200-byte
-    /// responses.
-    Browser,
-    /// Every request head padded to exactly `request_bytes` and every response head to exactly
-    /// `response_bytes`, with a cookie header as filler.
-    Padded {
-        /// Bytes of every request head, request line to the blank line inclusive.
-        request_bytes: u64,
-        /// Bytes of every response head, status line to the blank line inclusive.
-        response_bytes: u64,
-    },
-}
+pub use crate::protocol::http_heads::HeaderProfile;
 
 const HEADER_SHAPES: &str = "\"minimal\", \"browser\", or a table \
                              headers = { request_bytes = 700, response_bytes = 200 }";

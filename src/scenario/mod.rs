@@ -3,11 +3,13 @@
 //! A scenario names the clients, the event feed, the network and the HTTP header profile that
 //! every strategy runs under. Each strategy's own settings live in a table named after its id
 //! (`[short-polling]`, `[long-polling]`, …) and are parsed by the strategy itself (see
-//! [`crate::strategy::Settings`]), so a new strategy brings its settings in its own file.
+//! [`crate::Settings`]), so a new strategy brings its settings in its own file.
 //!
-//! Loading is two steps: [`Scenario::from_toml`] parses and checks everything (types, unknown
-//! keys, ranges, contradictions) and returns one [`ScenarioError`] naming the file, the field
-//! (with its line where it can be found) and what is allowed. Nothing runs before that passes.
+//! This layer knows no strategies: it parses the file into plain data, checks its own keys
+//! (types, unknown keys, ranges, contradictions) and keeps every other table raw, as a
+//! strategy's settings. [`crate::Lab::parse`] then checks the strategy names and tables with
+//! its registry. Either step returns one [`ScenarioError`] naming the file, the field (with
+//! its line where it can be found) and what is allowed. Nothing runs before both pass.
 
 mod de;
 mod locate;
@@ -15,11 +17,12 @@ pub mod sweep;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
 pub use de::{HeaderProfile, Latency};
+pub(crate) use locate::line_of;
+pub(crate) use validate::whole_ms;
 
 /// The quickstart scenario, embedded so that `realtime-lab run` works on a fresh clone.
 pub const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
@@ -46,8 +49,11 @@ pub struct Scenario {
     pub duration_s: f64,
     /// Seconds at the start excluded from summaries.
     pub warmup_s: f64,
-    /// Strategy ids to run, in order.
+    /// Strategy ids to run, in order. A file without `strategies` gets every registered
+    /// strategy (filled in by [`crate::Lab::parse`]).
     pub strategies: Vec<String>,
+    /// Whether the file had a `strategies` list.
+    pub(crate) strategies_listed: bool,
     /// Client population.
     pub clients: Clients,
     /// The event feed.
@@ -238,6 +244,50 @@ impl Default for Events {
     }
 }
 
+/// The top-level keys of a scenario file that are not strategy tables.
+pub(crate) const SCENARIO_KEYS: [&str; 14] = [
+    "name",
+    "description",
+    "seed",
+    "duration_s",
+    "warmup_s",
+    "strategies",
+    "clients",
+    "events",
+    "network",
+    "http",
+    "upstream",
+    "privacy",
+    "simulation",
+    "sweep",
+];
+
+/// The tables a scenario file may have besides strategy tables.
+pub(crate) const SCENARIO_TABLES: [&str; 8] = [
+    "clients",
+    "events",
+    "network",
+    "http",
+    "upstream",
+    "privacy",
+    "simulation",
+    "sweep",
+];
+
+/// `text` with control characters (terminal escape sequences, newlines) shown as escapes, for
+/// echoing user input in a message without letting it act on the terminal.
+pub(crate) fn escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// The top-level keys of a scenario file, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +326,7 @@ fn default_duration() -> f64 {
 
 impl Scenario {
     /// Parse and validate a scenario. `source.label` names it in errors.
-    pub fn from_toml(source: &Source<'_>) -> Result<Scenario, ScenarioError> {
+    pub(crate) fn from_toml(source: &Source<'_>) -> Result<Scenario, ScenarioError> {
         let err = |message: String| ScenarioError {
             file: source.label.clone(),
             message,
@@ -362,23 +412,28 @@ impl Scenario {
     /// Build and validate a scenario from a parsed table (without `[sweep]`); `text` is the
     /// file, for line numbers in messages.
     fn from_table(mut table: toml::Table, text: &str) -> Result<Scenario, String> {
+        // Every other top-level table belongs to a strategy; which ids exist is the registry's
+        // business (`Lab`), so they are kept raw here.
         let mut strategy_tables = BTreeMap::new();
-        for strategy in crate::strategy::ALL {
-            if let Some(value) = table.remove(strategy.id()) {
-                match value {
-                    toml::Value::Table(t) => {
-                        strategy_tables.insert(strategy.id().to_string(), t);
-                    }
-                    other => {
-                        return Err(format!(
-                            "`{}`{}: must be a table `[{}]`, found a {}",
-                            strategy.id(),
-                            locate::line_of(text, &[strategy.id()]),
-                            strategy.id(),
-                            other.type_str()
-                        ))
-                    }
+        let others: Vec<String> = table
+            .keys()
+            .filter(|k| !SCENARIO_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for key in others {
+            match table.remove(&key) {
+                Some(toml::Value::Table(t)) => {
+                    strategy_tables.insert(key, t);
                 }
+                Some(_) => {
+                    return Err(format!(
+                        "`{}`{}: unknown field; a scenario has the fields {}, and a table `[<strategy id>]` per strategy",
+                        escape(&key),
+                        locate::line_of(text, &[&key]),
+                        SCENARIO_KEYS.join(", ")
+                    ))
+                }
+                None => {}
             }
         }
         let raw: RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
@@ -389,12 +444,8 @@ impl Scenario {
             seed: raw.seed,
             duration_s: raw.duration_s,
             warmup_s: raw.warmup_s,
-            strategies: raw.strategies.unwrap_or_else(|| {
-                crate::strategy::ALL
-                    .iter()
-                    .map(|s| s.id().to_string())
-                    .collect()
-            }),
+            strategies_listed: raw.strategies.is_some(),
+            strategies: raw.strategies.unwrap_or_default(),
             clients: raw.clients,
             events: raw.events,
             network: raw.network,
@@ -407,25 +458,6 @@ impl Scenario {
         };
         validate::validate(&scenario, text)?;
         Ok(scenario)
-    }
-
-    /// Read and validate a scenario file.
-    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            file: label.clone(),
-            message: format!("cannot read the scenario file: {e}"),
-        })?;
-        Scenario::from_toml(&Source { label, text: &text })
-    }
-
-    /// The embedded quickstart scenario.
-    pub fn quickstart() -> Scenario {
-        Scenario::from_toml(&Source {
-            label: "<embedded quickstart>".into(),
-            text: QUICKSTART,
-        })
-        .expect("the embedded quickstart scenario is valid (tested)")
     }
 
     /// Total event rate of the feed, in events per second, and whether each goes to every client.

@@ -164,12 +164,13 @@ pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHan
         match fanout {
             Fanout::One => {
                 let client = rng.random_range(0..clients);
-                rec.borrow_mut().event_generated(1, event.created_ms);
+                rec.borrow_mut()
+                    .event_generated(id, Some(client), 1, event.created_ms);
                 feed.push(client, event);
             }
             Fanout::All => {
                 rec.borrow_mut()
-                    .event_generated(clients as u64, event.created_ms);
+                    .event_generated(id, None, clients as u64, event.created_ms);
                 for client in 0..clients {
                     feed.push(client, event);
                 }

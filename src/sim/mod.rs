@@ -6,28 +6,34 @@
 //!   every TCP stream metered ──► Recorder ──► RunResult
 //! ```
 //!
-//! Rules from measurements (see `shared/facts.md`, "turmoil 0.7.2"):
+//! Rules from measurements (see `docs/sources.md`, "The turmoil simulator"):
 //! - clients are tasks on a few pool hosts, not a host each: turmoil's per-tick cost grows
 //!   steeply with the number of hosts;
 //! - the RNG seed and the epoch are fixed, the tick is 1 ms, `tcp_capacity` (also the accept
 //!   backlog) is at least the client count;
 //! - the run is driven with `step()` so the recorder can close each simulated second.
 
+mod ctx;
 mod feed;
 mod meter;
-pub mod wire;
+mod strategy;
+pub(crate) mod wire;
 
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context as _};
 
+pub(crate) use ctx::Closing;
+pub use ctx::{AddressHold, ClientCtx, Parked, ServerCtx};
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
+pub use strategy::{
+    check_seconds, LocalBoxFuture, Settings, SettingsError, Strategy, StrategyResult,
+};
 
 use crate::metrics::{Recorder, SecondRow, SummaryRow};
 use crate::scenario::Scenario;
-use crate::strategy::{ClientCtx, Closing, ServerCtx, Settings, Strategy};
 
 /// The simulation's fixed epoch: 2024-01-01T00:00:00Z (never "now").
 pub const EPOCH_UNIX_S: u64 = 1_704_067_200;
@@ -65,6 +71,24 @@ pub fn pool_hosts(scenario: &Scenario) -> usize {
         .map(|k| k as usize)
         .unwrap_or_else(|| n.div_ceil(1000).clamp(1, 10).max(for_ports))
         .min(n)
+}
+
+/// Check what the simulator needs of a scenario beyond its own ranges: `(field path,
+/// message)` on failure.
+pub(crate) fn check(s: &Scenario) -> Result<(), (Vec<&'static str>, String)> {
+    if let Some(k) = s.simulation.pool_hosts {
+        let needed = (2 * s.clients.count).div_ceil(PORTS_PER_HOST as u64);
+        if k < needed {
+            return Err((
+                vec!["simulation", "pool_hosts"],
+                format!(
+                    "{k} pool hosts cannot hold {} clients (a simulated host has 16,384 ports, two connections per client); use at least {needed}",
+                    s.clients.count
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Connections one pool host may hold: turmoil's 16,384 ephemeral ports, less a margin.
@@ -145,6 +169,10 @@ pub fn run_observed(
                 scenario: scenario.clone(),
                 settings: settings.clone(),
                 closing: closing.clone(),
+                harness_rng: Rc::new(std::cell::RefCell::new(ctx::harness_stream(
+                    scenario.seed,
+                    id,
+                ))),
             };
             let start = Duration::from_millis(connect_over_ms * id as u64 / n as u64);
             clients.push((start, strategy.client(ctx)));

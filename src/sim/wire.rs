@@ -2,7 +2,7 @@
 //! metered stream writes and reads.
 //!
 //! turmoil moves application bytes, not packets, so packets are modelled (figures from
-//! `shared/facts.md`, "Wire formats", after RFC 793/7323 and Linux defaults):
+//! `docs/sources.md`, "TCP and IP overhead", after RFC 9293/7323 and Linux defaults):
 //! - every data segment carries 52 bytes of IPv4 + TCP headers (with timestamps), and a write
 //!   is split into segments of at most 1,448 bytes (the MSS with timestamps);
 //! - the three-way handshake is 172 bytes (SYN 60 and ACK 52 up, SYN-ACK 60 down);
@@ -12,7 +12,7 @@
 //!   out when the window ends.
 //!
 //! That gives 3 packets for a short poll, 2 for a pushed event (data + ACK) and 3 for a
-//! WebSocket ping/pong, as facts.md counts. Not modelled: ACKs every second full segment
+//! WebSocket ping/pong, as `docs/sources.md` counts them. Not modelled: ACKs every second full segment
 //! (bulk transfers), window updates, TLS, IPv6 (+20 bytes a packet).
 
 use crate::metrics::{Direction, Recorder};

@@ -21,9 +21,9 @@ use hyper_util::rt::TokioIo;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{ClientCtx, LocalBoxFuture, ServerCtx};
 use crate::metrics::now_ms;
 use crate::protocol::{http_heads, payload};
+use crate::sim::{ClientCtx, LocalBoxFuture, ServerCtx, StrategyResult};
 
 /// Every response body: a whole body or a stream (SSE), boxed.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -52,7 +52,7 @@ pub fn respond(
 }
 
 /// Serve HTTP until the simulation ends.
-pub async fn serve(ctx: ServerCtx, handler: Handler) -> turmoil::Result {
+pub async fn serve(ctx: ServerCtx, handler: Handler) -> StrategyResult {
     let listener = ctx.listen().await?;
     loop {
         let stream = listener.accept().await?;
@@ -72,7 +72,7 @@ pub async fn serve(ctx: ServerCtx, handler: Handler) -> turmoil::Result {
 }
 
 async fn route(ctx: ServerCtx, handler: Handler, req: Request<Incoming>) -> Response<Body> {
-    ctx.record().request();
+    ctx.count_request();
     if req.method() == Method::POST && req.uri().path() == "/messages" {
         return receive_upstream(ctx, req).await;
     }
@@ -87,8 +87,8 @@ async fn receive_upstream(ctx: ServerCtx, req: Request<Incoming>) -> Response<Bo
     };
     match payload::decode(&body) {
         Some((_, _, created)) => {
-            ctx.record().upstream_received(created);
-            ctx.record().response(false);
+            ctx.upstream_received(created);
+            ctx.count_response(false);
             respond(&ctx, StatusCode::NO_CONTENT, &[], None)
         }
         None => respond(&ctx, StatusCode::BAD_REQUEST, &[], None),
@@ -220,8 +220,7 @@ pub fn spawn_upstream(ctx: &ClientCtx) {
     let ctx = ctx.clone();
     tokio::task::spawn_local(async move {
         if let Err(e) = post_upstream(ctx.clone()).await {
-            ctx.record()
-                .client_failed(format!("client {} upstream: {e}", ctx.id()));
+            ctx.fail(format!("client {} upstream: {e}", ctx.id()));
         }
     });
 }

@@ -35,10 +35,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::polling::{serve, Poller};
-use super::{
-    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
-    Strategy,
+use crate::scenario::Scenario;
+use crate::sim::{
+    check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
+    StrategyResult,
 };
+use crate::style::{okabe_ito, Dash, Look};
 
 /// Long polling: the server holds each `GET` until an event or `timeout_s`.
 pub struct LongPolling;
@@ -61,6 +63,14 @@ impl Strategy for LongPolling {
         "long-polling"
     }
 
+    fn look(&self) -> Option<Look> {
+        // sky blue, long dashes
+        Some(Look {
+            color: okabe_ito::SKY_BLUE,
+            dash: Dash::Long,
+        })
+    }
+
     fn summary(&self) -> &'static str {
         "server holds each GET until an event (200) or timeout (204); the client re-requests at once"
     }
@@ -76,12 +86,12 @@ impl Strategy for LongPolling {
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.timeout_s))
     }
 
-    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: LongPollingSettings = settings.parse().ok()?;
-        Some(crate::model::long_polling(scenario, s.timeout_s))
+        Some(long_polling(scenario, s.timeout_s))
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: LongPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;
             serve(
@@ -92,11 +102,62 @@ impl Strategy for LongPolling {
         })
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let poller = Poller::connect(ctx).await?;
             poller.run_until_closing(|| None).await?;
             Ok(())
         })
+    }
+}
+
+// ---- closed form ----------------------------------------------------------------------
+
+use crate::model::{
+    lambda, long_poll_cycle_cv, poll_bytes, upstream_posts_per_s, OneWay, Prediction,
+};
+
+/// Long polling with hold T and immediate re-request (docs/theory.md, RFC 6202):
+/// E\[park\] = e^(−λG)(1 − e^(−λT))/λ; E\[cycle\] = G + E\[park\]; requests/s = N/E\[cycle\];
+/// empty responses e^(−λ(G+T)); parked N·E\[park\]/E\[cycle\]; latency = d with probability
+/// 1 − G/E\[cycle\], else d + U(0, G): mean d + E\[G²\]/(2·E\[cycle\]), max d + G.
+///
+/// With a latency range G varies per cycle; the formulas use E\[G\] and E\[G²\] (the delays of
+/// request and response are independent), which is exact for the mean of a renewal process
+/// but only approximate for the quantiles.
+pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
+    let one_way = OneWay::of(s);
+    let (n, l) = (s.clients.count as f64, lambda(s));
+    let d = one_way.mean() / 1000.0;
+    let g = 2.0 * d;
+    // E[G²] = 2E[d²] + 2E[d]² for the sum of two independent one-way delays
+    let g2 = (2.0 * one_way.mean_square() + 2.0 * one_way.mean().powi(2)) / 1e6;
+    let park = (-l * g).exp() * (1.0 - (-l * timeout_s).exp()) / l;
+    let cycle = g + park;
+    let empty = (-l * (g + timeout_s)).exp();
+    let gap_share = g / cycle;
+    // constant d: the latency CDF is a jump of 1 − G/E[cycle] at d, then linear up to d + G
+    let constant = one_way.points.len() == 1;
+    let quantile = |q: f64| {
+        if q <= 1.0 - gap_share {
+            one_way.mean()
+        } else {
+            one_way.mean() + g * 1000.0 * (q - (1.0 - gap_share)) / gap_share
+        }
+    };
+    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / cycle, empty);
+    Prediction {
+        requests_per_s: Some(n / cycle + upstream_posts_per_s(s)),
+        empty_fraction: Some(empty),
+        events_per_response: Some(l * cycle / (1.0 - empty)),
+        parked_requests: Some(n * park / cycle),
+        latency_mean_ms: Some(one_way.mean() + g2 * 1000.0 / (2.0 * cycle)),
+        latency_p50_ms: constant.then(|| quantile(0.5)),
+        latency_p99_ms: constant.then(|| quantile(0.99)),
+        latency_max_ms: Some(3.0 * one_way.max()),
+        bytes_per_event,
+        app_bytes_per_s,
+        p99_density: (gap_share > 0.01).then(|| gap_share / (g * 1000.0)),
+        cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
     }
 }

@@ -15,14 +15,14 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::http::{self, client_of, query_param, respond, Body, Conn, Handler};
-use super::{ClientCtx, ServerCtx};
+use crate::sim::{ClientCtx, ServerCtx, StrategyResult};
 
 /// Content type of a batch of events, one JSON payload per line.
 pub const BATCH_TYPE: &str = "application/x-ndjson";
 
 /// Serve polls (and upstream messages) until the simulation ends. `hold` = zero answers at
 /// once (short polling).
-pub async fn serve(ctx: ServerCtx, hold: Duration) -> turmoil::Result {
+pub async fn serve(ctx: ServerCtx, hold: Duration) -> StrategyResult {
     let handler: Handler = Rc::new(move |ctx, req| Box::pin(answer(ctx, hold, req)));
     http::serve(ctx, handler).await
 }
@@ -31,14 +31,14 @@ async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Respo
     let after = query_param(&req, "after").and_then(|a| a.parse::<u64>().ok());
     let (Some(client), Some(after), "/events") = (client_of(&ctx, &req), after, req.uri().path())
     else {
-        ctx.record().response(true);
+        ctx.count_response(true);
         return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
     };
     let _address = ctx.hold_address(client); // for the life of this request
     let feed = ctx.feed().clone();
     feed.ack(client, after);
     if feed.pending(client).is_empty() && !hold.is_zero() {
-        ctx.record().parked(1);
+        let _parked = ctx.park();
         let deadline = tokio::time::Instant::now() + hold;
         while feed.pending(client).is_empty() {
             tokio::select! {
@@ -48,10 +48,9 @@ async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Respo
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-        ctx.record().parked(-1);
     }
     let events = feed.pending(client);
-    ctx.record().response(events.is_empty());
+    ctx.count_response(events.is_empty());
     if events.is_empty() {
         return respond(&ctx, StatusCode::NO_CONTENT, &[], None);
     }

@@ -28,8 +28,9 @@
 //!   reached at all (`nat_fraction`), so their events are lost.
 //!
 //! ## What to watch in the charts
-//! Latency is a connect (1.5 round trips) plus a transit per event without `keep_alive`, one
-//! transit with it; `events_lost` grows with `nat_fraction`; `addresses_retained_peak` equals
+//! Without `keep_alive` each event costs a TCP connect before its `POST` can leave (SYN and
+//! SYN-ACK, a round trip; the `POST` rides right behind the ACK) plus the `POST`'s transit:
+//! three one-way delays, 3d. With it, one transit, d; `events_lost` grows with `nat_fraction`; `addresses_retained_peak` equals
 //! the registered clients for the whole run.
 
 use std::convert::Infallible;
@@ -47,8 +48,12 @@ use rand::Rng;
 use serde::Deserialize;
 
 use super::http::{self, client_of, respond, Body, Conn, Handler};
-use super::{ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError, Strategy};
+use crate::scenario::Scenario;
 use crate::scenario::StoreAddresses;
+use crate::sim::{
+    ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
+};
+use crate::style::{okabe_ito, Dash, Look};
 
 /// The server calls each registered client back with every event.
 pub struct ServerCallback;
@@ -112,6 +117,14 @@ impl Strategy for ServerCallback {
         "server-callback"
     }
 
+    fn look(&self) -> Option<Look> {
+        // reddish purple, long dashes
+        Some(Look {
+            color: okabe_ito::REDDISH_PURPLE,
+            dash: Dash::Long,
+        })
+    }
+
     fn summary(&self) -> &'static str {
         "clients register their address; the server connects to each client and POSTs events"
     }
@@ -131,7 +144,7 @@ impl Strategy for ServerCallback {
         Duration::ZERO
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: ServerCallbackSettings = ctx.settings().parse().map_err(|e| e.message)?;
             let handler: Handler = Rc::new(move |ctx, req| Box::pin(register(ctx, s.clone(), req)));
@@ -139,7 +152,7 @@ impl Strategy for ServerCallback {
         })
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: ServerCallbackSettings = ctx.settings().parse().map_err(|e| e.message)?;
             client(ctx, s).await?;
@@ -160,7 +173,7 @@ async fn register(
         .ok()
         .and_then(|a| a.parse::<SocketAddr>().ok());
     let (Some(client), Some(addr)) = (client, addr) else {
-        ctx.record().response(true);
+        ctx.count_response(true);
         return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
     };
     let stored = Stored::of(
@@ -169,7 +182,7 @@ async fn register(
         ctx.scenario().seed,
     );
     tokio::task::spawn_local(call_back(ctx.clone(), s, client, stored));
-    ctx.record().response(false);
+    ctx.count_response(false);
     respond(&ctx, StatusCode::NO_CONTENT, &[], None)
 }
 

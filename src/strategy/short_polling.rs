@@ -34,10 +34,12 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::polling::{serve, Poller};
-use super::{
-    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
-    Strategy,
+use crate::scenario::Scenario;
+use crate::sim::{
+    check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
+    StrategyResult,
 };
+use crate::style::{okabe_ito, Dash, Look};
 
 /// Short polling: a `GET` every `interval_s`.
 pub struct ShortPolling;
@@ -74,6 +76,14 @@ impl Strategy for ShortPolling {
         "short-polling"
     }
 
+    fn look(&self) -> Option<Look> {
+        // orange, solid
+        Some(Look {
+            color: okabe_ito::ORANGE,
+            dash: Dash::Solid,
+        })
+    }
+
     fn summary(&self) -> &'static str {
         "client sends GET every interval; the server answers at once, mostly 204 No Content"
     }
@@ -89,20 +99,20 @@ impl Strategy for ShortPolling {
             .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.interval_s))
     }
 
-    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: ShortPollingSettings = settings.parse().ok()?;
-        Some(crate::model::short_polling(
+        Some(short_polling(
             scenario,
             s.interval_s,
             s.timer == Timer::AfterResponse,
         ))
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(serve(ctx, Duration::ZERO))
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: ShortPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;
             let interval = Duration::from_millis((s.interval_s * 1000.0).round() as u64);
@@ -136,5 +146,53 @@ impl Strategy for ShortPolling {
             }
             Ok(())
         })
+    }
+}
+
+// ---- closed form ----------------------------------------------------------------------
+
+use crate::model::{
+    lambda, poll_bytes, poll_gaps, quantile_delay_plus_wait, upstream_posts_per_s, OneWay,
+    Prediction, Wait,
+};
+
+/// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E\[G\]).
+///
+/// requests/s = N/C; empty responses e^(−λC); events per non-empty response
+/// λC/(1 − e^(−λC)); latency = d + U(0, C): mean E\[d\] + C/2, max d_max + C (docs/theory.md).
+///
+/// On a latency range the gap between two polls *at the server* varies around C (variance
+/// 2·Var(d)), so an event waits on average E\[gap²\]/(2·E\[gap\]) (a length-biased gap), and at
+/// most C + (d_max − d_min) (fixed rate) or I + 2·d_max (after response) before its transit.
+pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool) -> Prediction {
+    let one_way = OneWay::of(s);
+    let i_ms = interval_s * 1000.0;
+    let var_d = one_way.mean_square() - one_way.mean().powi(2);
+    let spread = one_way.max() - one_way.points[0].0;
+    let (c_ms, max_gap) = if after_response {
+        (i_ms + 2.0 * one_way.mean(), i_ms + 2.0 * one_way.max())
+    } else {
+        (i_ms, i_ms + spread)
+    };
+    let c = c_ms / 1000.0;
+    let (n, l) = (s.clients.count as f64, lambda(s));
+    let empty = (-l * c).exp();
+    let mean_wait = (c_ms * c_ms + 2.0 * var_d) / (2.0 * c_ms);
+    let wait = Wait::new(&poll_gaps(&one_way, i_ms, after_response));
+    let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / c, empty);
+    let rtt_sd = (2.0 * var_d).sqrt();
+    Prediction {
+        requests_per_s: Some(n / c + upstream_posts_per_s(s)),
+        empty_fraction: Some(empty),
+        events_per_response: Some(l * c / (1.0 - empty)),
+        parked_requests: Some(0.0),
+        latency_mean_ms: Some(one_way.mean() + mean_wait),
+        latency_p50_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.5)),
+        latency_p99_ms: Some(quantile_delay_plus_wait(&one_way, &wait, 0.99)),
+        latency_max_ms: Some(one_way.max() + max_gap),
+        bytes_per_event,
+        app_bytes_per_s,
+        p99_density: Some(1.0 / c_ms),
+        cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
     }
 }

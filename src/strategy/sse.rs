@@ -49,11 +49,13 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::http::{self, client_of, respond, Body, Conn, Handler};
-use super::{
-    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
-    Strategy,
+use crate::protocol::sse::{encode_comment, encode_event, encode_retry, is_event_stream, Parser};
+use crate::scenario::Scenario;
+use crate::sim::{
+    check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
+    StrategyResult,
 };
-use crate::protocol::sse::{encode_comment, encode_event, encode_retry, Parser};
+use crate::style::{okabe_ito, Dash, Look};
 
 /// Server-Sent Events: a never-ending HTTP response the server writes events into.
 pub struct Sse;
@@ -92,6 +94,14 @@ fn default_history() -> u64 {
 impl Strategy for Sse {
     fn id(&self) -> &'static str {
         "sse"
+    }
+
+    fn look(&self) -> Option<Look> {
+        // vermillion, dotted
+        Some(Look {
+            color: okabe_ito::VERMILLION,
+            dash: Dash::Dotted,
+        })
     }
 
     fn summary(&self) -> &'static str {
@@ -133,12 +143,12 @@ impl Strategy for Sse {
             .map(|s| s.history_events as usize)
     }
 
-    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: SseSettings = settings.parse().ok()?;
-        Some(crate::model::sse(scenario, s.heartbeat_s))
+        Some(sse(scenario, s.heartbeat_s))
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: SseSettings = ctx.settings().parse().map_err(|e| e.message)?;
             let handler: Handler =
@@ -147,7 +157,7 @@ impl Strategy for Sse {
         })
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             http::spawn_upstream(&ctx);
             client(ctx).await?;
@@ -180,11 +190,11 @@ async fn open_stream(ctx: ServerCtx, s: SseSettings, req: Request<Incoming>) -> 
         .is_some_and(|v| v.contains(EVENT_STREAM));
     let Some(client) = client_of(&ctx, &req).filter(|_| accepts && req.uri().path() == "/events")
     else {
-        ctx.record().response(true);
+        ctx.count_response(true);
         return respond(&ctx, StatusCode::BAD_REQUEST, &[], None);
     };
     if ctx.is_closing() {
-        ctx.record().response(true);
+        ctx.count_response(true);
         return respond(&ctx, StatusCode::NO_CONTENT, &[], None); // stop reconnecting
     }
     let last: u64 = req
@@ -196,7 +206,7 @@ async fn open_stream(ctx: ServerCtx, s: SseSettings, req: Request<Incoming>) -> 
     ctx.feed().ack(client, last); // the client has everything up to its Last-Event-ID
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::task::spawn_local(pump(ctx.clone(), s, client, last, tx));
-    ctx.record().response(false);
+    ctx.count_response(false);
     let headers = crate::protocol::http_heads::response(
         &ctx.scenario().http.headers,
         StatusCode::OK,
@@ -289,7 +299,11 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
                 let kind = resp.headers().get("content-type").cloned();
                 match resp.status() {
                     StatusCode::NO_CONTENT => return Ok(()),
-                    StatusCode::OK if kind.as_ref().is_some_and(|k| k == EVENT_STREAM) => {}
+                    StatusCode::OK
+                        if kind
+                            .as_ref()
+                            .and_then(|k| k.to_str().ok())
+                            .is_some_and(is_event_stream) => {}
                     other => {
                         return Err(io::Error::other(format!(
                             "client {}: event stream answered {other} ({kind:?}); EventSource fails without retrying",
@@ -320,4 +334,32 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
         }
         tokio::time::sleep(retry).await;
     }
+}
+
+// ---- closed form ----------------------------------------------------------------------
+
+use crate::model::{mean_id_digits, push, Prediction};
+
+/// SSE: each event is one HTTP chunk (`<hex len>\r\n … \r\n`) holding `id: N\n`,
+/// `event: T\n` unless T is `message`, `data: P\n` and `\n`; a `:\n\n` keep-alive in a chunk
+/// (8 bytes) every `heartbeat_s`. Id lengths are averaged over the ids of the window.
+pub(crate) fn sse(s: &Scenario, heartbeat_s: f64) -> Prediction {
+    let p = s.events.payload_bytes as usize;
+    let types = &s.events.types;
+    let event_line: f64 = types
+        .iter()
+        .map(|t| {
+            if t == "message" {
+                0
+            } else {
+                "event: \n".len() + t.len()
+            }
+        })
+        .sum::<usize>() as f64
+        / types.len() as f64;
+    let id_digits = mean_id_digits(s);
+    let record =
+        "id: \n".len() as f64 + id_digits + event_line + "data: \n\n".len() as f64 + p as f64;
+    let hex = format!("{:x}", record.round() as u64).len() as f64;
+    push(s, record - p as f64 + hex + 4.0, 8.0, heartbeat_s)
 }

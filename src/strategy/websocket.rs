@@ -53,12 +53,15 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::http::Upstream;
-use super::{
-    check_seconds, ClientCtx, LocalBoxFuture, Scenario, ServerCtx, Settings, SettingsError,
-    Strategy,
-};
+use super::remask::Remask;
 use crate::protocol::{http_heads, payload};
+use crate::scenario::Scenario;
 use crate::sim::Metered;
+use crate::sim::{
+    check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
+    StrategyResult,
+};
+use crate::style::{okabe_ito, Dash, Look};
 
 /// WebSockets: one upgraded connection per client, events pushed as frames.
 pub struct WebSocket;
@@ -86,7 +89,7 @@ fn default_pong_timeout() -> f64 {
 }
 
 /// Small per-connection buffers: tungstenite's default 128 KiB read buffer is zeroed on every
-/// read and cost ~7× the memory at 10,000 clients (facts.md).
+/// read and cost ~7× the memory at 10,000 clients (measured; `docs/sources.md`, "Measured costs").
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(4096)
 }
@@ -94,6 +97,14 @@ fn ws_config() -> WebSocketConfig {
 impl Strategy for WebSocket {
     fn id(&self) -> &'static str {
         "websocket"
+    }
+
+    fn look(&self) -> Option<Look> {
+        // bluish green, short dashes
+        Some(Look {
+            color: okabe_ito::BLUISH_GREEN,
+            dash: Dash::Short,
+        })
     }
 
     fn summary(&self) -> &'static str {
@@ -110,12 +121,12 @@ impl Strategy for WebSocket {
         Duration::ZERO // pushes at once
     }
 
-    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<crate::model::Prediction> {
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: WebSocketSettings = settings.parse().ok()?;
-        Some(crate::model::websocket(scenario, s.ping_interval_s))
+        Some(websocket(scenario, s.ping_interval_s))
     }
 
-    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: WebSocketSettings = ctx.settings().parse().map_err(|e| e.message)?;
             let listener = ctx.listen().await?;
@@ -126,7 +137,7 @@ impl Strategy for WebSocket {
         })
     }
 
-    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<turmoil::Result> {
+    fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: WebSocketSettings = ctx.settings().parse().map_err(|e| e.message)?;
             client(ctx, s).await?;
@@ -171,10 +182,10 @@ async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStr
             http_heads::response(&profile, StatusCode::SWITCHING_PROTOCOLS, &extra, None);
         Ok(resp)
     };
-    ctx.record().request();
+    ctx.count_request();
     let ws =
         tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config())).await;
-    ctx.record().response(false);
+    ctx.count_response(false);
     Some((client.get()?, ws.ok()?))
 }
 
@@ -248,14 +259,15 @@ async fn sleep_until_opt(at: Option<Instant>) {
 
 fn upstream(ctx: &ServerCtx, bytes: &[u8]) {
     if let Some((_, _, created)) = payload::decode(bytes) {
-        ctx.record().upstream_received(created);
+        ctx.upstream_received(created);
     }
 }
 
 /// The client: upgrade, then read frames (tungstenite answers pings and the close frame) and
 /// send upstream messages on the same connection.
 async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
-    let stream = ctx.connect().await?;
+    // seeded frame masks instead of tungstenite's OS-random ones (see remask.rs)
+    let stream = Remask::new(ctx.connect().await?, ctx.rng_for(4));
     let mut key = [0u8; 16];
     ctx.rng().fill_bytes(&mut key);
     let key = base64::engine::general_purpose::STANDARD.encode(key);
@@ -303,4 +315,20 @@ async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
             }
         }
     }
+}
+
+// ---- closed form ----------------------------------------------------------------------
+
+use crate::model::{push, Prediction};
+
+/// WebSocket: a server frame has a 2-byte header up to 125 bytes of payload, 4 up to 65,535,
+/// 10 above (RFC 6455 §5.2); a ping (2 bytes) and its masked pong (6) every `ping_interval_s`.
+pub(crate) fn websocket(s: &Scenario, ping_interval_s: f64) -> Prediction {
+    let p = s.events.payload_bytes;
+    let header = match p {
+        0..=125 => 2.0,
+        126..=65_535 => 4.0,
+        _ => 10.0,
+    };
+    push(s, header, 8.0, ping_interval_s)
 }

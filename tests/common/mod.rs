@@ -1,21 +1,36 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use realtime_lab::{RunResult, Scenario, Source};
+use realtime_lab::{Lab, RunResult, Scenario, Source};
 
-/// A validated scenario from TOML text (panics with the validation message if it is bad).
+/// A validated scenario from TOML text, with the built-in strategies (panics with the
+/// validation message if it is bad).
 pub fn scenario(text: &str) -> Scenario {
-    Scenario::from_toml(&Source {
-        label: "test".into(),
-        text,
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
+    Lab::builtin()
+        .parse(&Source {
+            label: "test".into(),
+            text,
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Run one strategy by id.
+/// Run one built-in strategy by id.
 pub fn run(s: &Scenario, id: &str) -> RunResult {
-    let strategy = realtime_lab::strategy::find(id).expect("registered strategy");
-    realtime_lab::run(s, strategy).unwrap_or_else(|e| panic!("{id}: {e:#}"))
+    Lab::builtin()
+        .run(s, id)
+        .unwrap_or_else(|e| panic!("{id}: {e:#}"))
+}
+
+/// The summary, time-series and latency CSV of results, as one byte string (what two runs
+/// with one seed must agree on).
+pub fn csv_bytes(lab: &Lab, s: &Scenario, results: Vec<RunResult>) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let written = lab.write(s, dir.path(), results).unwrap();
+    let mut all = Vec::new();
+    for f in ["summary.csv", "timeseries.csv", "latency.csv"] {
+        all.extend(std::fs::read(written.dir.join(f)).unwrap());
+    }
+    all
 }
 
 /// Assert `actual` is within `rel` (relative) of `expected`.

@@ -55,6 +55,8 @@ pub struct ChartData {
     pub series: BTreeMap<String, Vec<TimeRow>>,
     /// `latency.csv` buckets per strategy: `(ms, count)`.
     pub latency: BTreeMap<String, Vec<(u64, u64)>>,
+    /// Colour and pattern of each strategy.
+    pub looks: crate::output::palette::Looks,
     /// `model.csv` rows per strategy, if the folder has one (predictions drawn dashed/hollow).
     pub model: BTreeMap<String, ModelRow>,
     /// The measured window `[warmup, duration)` in seconds, from the summary.
@@ -87,7 +89,12 @@ impl ChartData {
     /// Read `summary.csv`, `timeseries.csv`, `latency.csv` (and `model.csv` if present) from
     /// `dir`. `conditions` is the text of `conditions.txt`: a line describing the scenario,
     /// then optionally `measured window: W–D s`.
-    pub fn read(dir: &Path, name: &str, conditions: &str) -> anyhow::Result<ChartData> {
+    pub fn read(
+        dir: &Path,
+        name: &str,
+        conditions: &str,
+        looks: &crate::output::palette::Looks,
+    ) -> anyhow::Result<ChartData> {
         let mut lines = conditions.lines();
         let conditions = lines.next().unwrap_or("").trim();
         let window = lines.next().and_then(|l| {
@@ -127,6 +134,7 @@ impl ChartData {
             }
         }
         Ok(ChartData {
+            looks: looks.clone(),
             name: name.to_string(),
             conditions: conditions.to_string(),
             summary,

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Area, ChartData};
-use crate::output::palette::{look, Dash, Look};
+use crate::output::palette::{Dash, Look, Looks};
 use crate::output::table::human;
 
 /// Fonts (pixel sizes at 1600×900; readable at half size too).
@@ -61,20 +61,21 @@ pub fn legend<'a, DB: DrawingBackend>(
     area: &Area<'a, DB>,
     data: &ChartData,
 ) -> anyhow::Result<Area<'a, DB>> {
-    legend_for(area, &data.strategies())
+    legend_for(area, &data.strategies(), &data.looks)
 }
 
 /// [`legend`] for a list of strategy ids.
 pub fn legend_for<'a, DB: DrawingBackend>(
     area: &Area<'a, DB>,
     ids: &[&str],
+    looks: &Looks,
 ) -> anyhow::Result<Area<'a, DB>> {
     let (strip, rest) = area.split_vertically(44);
     let slot = (320).min((SIZE_W - 40) / ids.len().max(1) as i32);
     let start = (SIZE_W - slot * ids.len() as i32) / 2;
     for (i, id) in ids.iter().enumerate() {
         let x = start.max(10) + slot * i as i32;
-        let l = look(id, i);
+        let l = looks.get(id, i);
         sample_line(&strip, (x, 22), 60, l)?;
         strip
             .draw_text(
@@ -296,8 +297,7 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     let mut chart = frame(area, caption, 0.0..t_max.ceil(), y_range(y_max, 1.0))?;
     mesh(&mut chart, "simulated time", y_desc, &fmt_seconds, y_fmt)?;
     for (i, (id, pts)) in lines.iter().enumerate() {
-        let _ = data;
-        series(&mut chart, pts.clone(), look(id, i), 3)?;
+        series(&mut chart, pts.clone(), data.looks.get(id, i), 3)?;
     }
     Ok(chart)
 }

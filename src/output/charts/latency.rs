@@ -6,7 +6,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, err, font};
 use super::{Area, ChartData};
-use crate::output::palette::look;
 
 pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let body = draw::titled(root, &format!("Delivery latency — {}", data.name), data)?;
@@ -69,7 +68,7 @@ pub fn cdf<DB: DrawingBackend>(
         if buckets.is_empty() {
             continue;
         }
-        let l = look(&row.strategy, i);
+        let l = data.looks.get(&row.strategy, i);
         draw::series(&mut chart, cdf_points(buckets), l, 3)?;
         let p50 = (row.latency_p50_ms as f64).max(1.0);
         let p99 = (row.latency_p99_ms as f64).max(1.0);
@@ -129,7 +128,7 @@ pub fn percentile_bars<DB: DrawingBackend>(
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.15).max(1.0))?;
     draw::bar_mesh(&mut chart, data, "latency (ms)", &|v| format!("{v:.0}"))?;
     for (i, row) in data.summary.iter().enumerate() {
-        let c = look(&row.strategy, i).color;
+        let c = data.looks.get(&row.strategy, i).color;
         let values = [row.latency_p50_ms, row.latency_p95_ms, row.latency_p99_ms];
         for (k, v) in values.iter().enumerate() {
             let x0 = i as f64 + 0.12 + k as f64 * 0.26;

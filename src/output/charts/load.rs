@@ -5,7 +5,6 @@ use plotters::prelude::*;
 
 use super::draw::{self, err};
 use super::{Area, ChartData};
-use crate::output::palette::look;
 
 pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let body = draw::titled(root, &format!("Server load — {}", data.name), data)?;
@@ -37,7 +36,7 @@ pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> an
             continue;
         }
         let (from, to) = draw::window_of(data, id);
-        let color = look(id, i).color;
+        let color = data.looks.get(id, i).color;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(from, rate), (to, rate)],
@@ -77,11 +76,11 @@ pub fn connections<DB: DrawingBackend>(
         &draw::fmt_count,
     )?;
     for (i, (id, pts)) in open.iter().enumerate() {
-        draw::series(&mut chart, pts.clone(), look(id, i), 4)?;
+        draw::series(&mut chart, pts.clone(), data.looks.get(id, i), 4)?;
     }
     for (i, (id, pts)) in parked.iter().enumerate() {
         if pts.iter().any(|p| p.1 > 0.0) {
-            let color = look(id, i).color;
+            let color = data.looks.get(id, i).color;
             chart
                 .draw_series(LineSeries::new(pts.clone(), color.stroke_width(1)))
                 .map_err(err)?;

@@ -26,7 +26,7 @@ use std::sync::Once;
 use anyhow::Context;
 use plotters::prelude::*;
 
-pub use data::{ChartData, ModelRow, TimeRow};
+pub use data::{ChartData, TimeRow};
 
 /// Chart size in pixels (16:9, a slide).
 pub const SIZE: (u32, u32) = (1600, 900);

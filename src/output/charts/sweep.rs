@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::draw::{self, err, font};
 use super::{register_fonts, SIZE};
-use crate::output::palette::look;
+use crate::output::palette::Looks;
 
 /// The metrics drawn, with their axis labels and formats.
 pub const METRICS: [(&str, &str); 4] = [
@@ -37,11 +37,12 @@ pub struct SweepData {
     keys: Vec<String>,
     rows: Vec<Row>,
     strategies: Vec<String>,
+    looks: Looks,
 }
 
 impl SweepData {
     /// Read `sweep.csv`.
-    pub fn read(path: &Path) -> anyhow::Result<SweepData> {
+    pub fn read(path: &Path, looks: &Looks) -> anyhow::Result<SweepData> {
         let mut r = csv::Reader::from_path(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let header = r.headers()?.clone();
@@ -100,6 +101,7 @@ impl SweepData {
             bail!("{}: no rows", path.display());
         }
         Ok(SweepData {
+            looks: looks.clone(),
             keys,
             rows,
             strategies,
@@ -243,7 +245,7 @@ fn header<DB: DrawingBackend>(
     )
     .map_err(err)?;
     let strategies: Vec<&str> = data.strategies.iter().map(String::as_str).collect();
-    draw::legend_for(&rest, &strategies)
+    draw::legend_for(&rest, &strategies, &data.looks)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -389,7 +391,7 @@ fn panel<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     for (i, id, pts) in &series {
-        let l = look(id, *i);
+        let l = data.looks.get(id, *i);
         if pts.iter().any(|p| p.3 > p.2) {
             let mut band: Vec<(f64, f64)> = pts.iter().map(|p| (tx(p.0), ty(p.3))).collect();
             band.extend(pts.iter().rev().map(|p| (tx(p.0), ty(p.2))));

@@ -6,7 +6,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, err, font};
 use super::{Area, ChartData};
-use crate::output::palette::look;
 
 pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let body = draw::titled(root, &format!("Traffic — {}", data.name), data)?;
@@ -43,7 +42,7 @@ pub fn per_event_bars<DB: DrawingBackend>(
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
     draw::bar_mesh(&mut chart, data, "bytes per event", &draw::fmt_bytes)?;
     for (i, row) in data.summary.iter().enumerate() {
-        let c = look(&row.strategy, i).color;
+        let c = data.looks.get(&row.strategy, i).color;
         let app = (row.app_bytes_up + row.app_bytes_down) as f64;
         let share = if app > 0.0 {
             row.payload_bytes as f64 / app

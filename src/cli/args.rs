@@ -1,4 +1,4 @@
-//! The command line: `run`, `list`, `validate`.
+//! The command-line arguments (clap).
 
 use std::path::PathBuf;
 
@@ -72,5 +72,5 @@ pub struct RunArgs {
     /// For a sweep: run only every N-th point starting at K (0-based), e.g. `--shard 0/4`;
     /// join the shards' outputs with `realtime-lab merge`.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<realtime_lab::sweep::Shard>,
+    pub shard: Option<crate::sweep::Shard>,
 }

@@ -1,0 +1,252 @@
+//! The command line, as a library function: [`main_with`] gives a binary every subcommand
+//! (`run`, `validate`, `list`, `chart`, `merge`; sweeps, shards, `--check`) for the strategies
+//! of the [`Lab`] it is handed. realtime-lab's own `main.rs` is
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     realtime_lab::cli::main_with(realtime_lab::Lab::builtin())
+//! }
+//! ```
+//!
+//! and a binary with a strategy of your own adds `.with(&MyStrategy)`.
+//!
+//! Exit codes: 0 success, 1 a run failed (or `--check` found a difference beyond tolerance),
+//! 2 bad input (a scenario, an argument, a results folder).
+
+mod args;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::lab::Lab;
+use crate::output::table;
+use crate::scenario::Scenario;
+use args::{Cli, Command, RunArgs};
+
+/// Why the program failed, which decides the exit code.
+enum Failure {
+    /// Bad input: exit 2.
+    Input(anyhow::Error),
+    /// A run failed: exit 1.
+    Run(anyhow::Error),
+}
+
+/// Parse the process's arguments and run the command with `lab`'s strategies; errors are
+/// printed on stderr (`error: …`, with their causes), never as a panic.
+pub fn main_with(lab: Lab) -> ExitCode {
+    ExitCode::from(run_with(lab, std::env::args_os()))
+}
+
+/// [`main_with`] for given arguments (the first is the program name); returns the exit
+/// status (0, 1 or 2).
+pub fn run_with<I, T>(lab: Lab, args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 }; // 0: --help, --version
+        }
+    };
+    match dispatch(&lab, cli.command) {
+        Ok(()) => 0,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::List => {
+            let width = lab.ids().iter().map(|id| id.len()).max().unwrap_or(0);
+            for s in lab.strategies() {
+                println!("{:<width$}  {}", s.id(), s.summary());
+            }
+            Ok(())
+        }
+        Command::Chart { dirs } => {
+            for dir in &dirs {
+                if !dir.is_dir() {
+                    return Err(Failure::Input(anyhow::anyhow!(
+                        "{}: not a folder of results (run `realtime-lab run` first)",
+                        dir.display()
+                    )));
+                }
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "results".into());
+                let files =
+                    crate::runner::draw_charts(dir, &name, &lab.looks()).map_err(Failure::Input)?;
+                println!("{}: drew {} files", dir.display(), files.len());
+            }
+            Ok(())
+        }
+        Command::Validate { scenarios } => {
+            for path in &scenarios {
+                let s = lab.load(path).map_err(|e| Failure::Input(e.into()))?;
+                println!(
+                    "{}: ok ({}: {} clients, {} s, strategies {})",
+                    path.display(),
+                    s.name,
+                    s.clients.count,
+                    s.duration_s,
+                    s.strategies.join(", ")
+                );
+            }
+            Ok(())
+        }
+        Command::Run(args) => run(lab, args),
+        Command::Merge { shards, out } => {
+            let csv = crate::sweep::merge(&shards).map_err(Failure::Input)?;
+            let title = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let files = crate::runner::write_sweep(&out, &title, csv, &lab.looks())
+                .map_err(Failure::Run)?;
+            println!(
+                "merged {} shards into {} ({} files)",
+                shards.len(),
+                out.display(),
+                files.len()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
+    // Check every input before simulating anything: a bad file writes nothing.
+    let mut loaded = Vec::new();
+    if args.scenarios.is_empty() {
+        loaded.push(lab.quickstart().map_err(|e| Failure::Input(e.into()))?);
+    }
+    for path in &args.scenarios {
+        loaded.push(lab.load(path).map_err(|e| Failure::Input(e.into()))?);
+    }
+    for id in &args.strategies {
+        if lab.find(id).is_none() {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--strategy {}: unknown strategy; known strategies: {}",
+                crate::scenario::escape(id),
+                lab.ids().join(", ")
+            )));
+        }
+    }
+    if args.shard.is_some() && loaded.iter().any(|s| s.sweep.is_none()) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--shard splits the points of a sweep; a scenario without [sweep] has one point"
+        )));
+    }
+    if args.jobs == Some(0) {
+        return Err(Failure::Input(anyhow::anyhow!("--jobs 0: use at least 1")));
+    }
+    for s in &mut loaded {
+        override_scenario(s, &args.strategies, args.seed);
+        if let Some(plan) = &mut s.sweep {
+            for p in &mut plan.points {
+                override_scenario(&mut p.scenario, &args.strategies, None);
+            }
+        }
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let visible = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut failed_checks = 0;
+    for s in &loaded {
+        if let Some(plan) = &s.sweep {
+            run_sweep(lab, s, plan, &args, jobs, visible)?;
+            continue;
+        }
+        let strategies = lab.strategies_of(s).map_err(Failure::Input)?;
+        let bars = crate::progress::Bars::new(strategies.len(), jobs, visible);
+        let results = crate::runner::simulate(s, &strategies, jobs, &bars).map_err(Failure::Run)?;
+        bars.finish();
+        let written = lab.write(s, &args.out, results).map_err(Failure::Run)?;
+        println!(
+            "{} — {} clients, {} s (measured from {} s), seed {}",
+            s.name, s.clients.count, s.duration_s, s.warmup_s, s.seed
+        );
+        let rows: Vec<_> = written.results.iter().map(|r| r.summary.clone()).collect();
+        print!("{}", table::render(&rows));
+        println!("wrote {}", written.dir.display());
+        if args.check {
+            let blocks = written.check(s);
+            println!("\nsimulation vs closed-form model ({}):", s.name);
+            print!("{}", crate::check::render(&blocks));
+            failed_checks += blocks.iter().flat_map(|(_, r)| r).filter(|r| !r.ok).count();
+        }
+    }
+    if failed_checks > 0 {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "{failed_checks} quantities differ from the model beyond tolerance"
+        )));
+    }
+    Ok(())
+}
+
+fn override_scenario(s: &mut Scenario, strategies: &[String], seed: Option<u64>) {
+    if !strategies.is_empty() {
+        s.strategies = strategies.to_vec();
+    }
+    if let Some(seed) = seed {
+        s.seed = seed;
+    }
+}
+
+fn run_sweep(
+    lab: &Lab,
+    s: &Scenario,
+    plan: &crate::scenario::sweep::SweepPlan,
+    args: &RunArgs,
+    jobs: usize,
+    visible: bool,
+) -> Result<(), Failure> {
+    let points = plan
+        .points
+        .iter()
+        .filter(|p| args.shard.is_none_or(|sh| p.index % sh.count == sh.index))
+        .count();
+    let runs = points * s.strategies.len();
+    let bars = crate::progress::Bars::new(runs, jobs, visible);
+    let outcome = crate::sweep::run(plan, args.shard, jobs, &bars, &|p| lab.strategies_of(p))
+        .map_err(Failure::Run)?;
+    bars.finish();
+    let csv = crate::sweep::render_csv(plan, &outcome).map_err(Failure::Run)?;
+    let dir = crate::sweep::dir_of(&args.out, s);
+    let files =
+        crate::runner::write_sweep(&dir, &s.name, csv, &lab.looks()).map_err(Failure::Run)?;
+    let shard = args
+        .shard
+        .map(|sh| format!(" (shard {}/{})", sh.index, sh.count))
+        .unwrap_or_default();
+    println!(
+        "{} — sweep of {} over {} points{shard}, {} strategies: {runs} simulations",
+        s.name,
+        if plan.keys.is_empty() {
+            "seeds".to_string()
+        } else {
+            plan.keys.join(", ")
+        },
+        points,
+        s.strategies.len()
+    );
+    println!(
+        "wrote {} ({} files)",
+        dir.join("sweep.csv").display(),
+        files.len()
+    );
+    Ok(())
+}

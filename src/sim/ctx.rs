@@ -1,0 +1,364 @@
+//! The contexts a strategy's server and clients work through: the network (metered), the
+//! clock, the event feed, the settings and the measurements. They are cheap to clone (shared
+//! handles), because the simulator may call a host's closure again (a restarted host).
+//!
+//! Every measurement goes through a method here that counts one thing and returns: strategy
+//! code never holds a borrow of the recorder, so nothing can be held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::Notify;
+
+use super::{Feed, Listener, Metered};
+use crate::metrics::RecorderHandle;
+use crate::scenario::{Latency, Scenario};
+use crate::sim::strategy::Settings;
+
+/// The end-of-run signal the harness raises once (see [`ServerCtx::closing`]).
+///
+/// Not a `tokio::sync::watch`: its waiters are spread over shards chosen by tokio's
+/// thread-local RNG, so tasks would wake in an order that differs from run to run.
+#[derive(Default)]
+pub(crate) struct Closing {
+    raised: Cell<bool>,
+    notify: Notify,
+}
+
+impl Closing {
+    /// Raise the signal: every waiter wakes.
+    pub(crate) fn raise(&self) {
+        self.raised.set(true);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the signal is raised.
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.get()
+    }
+}
+
+/// Resolves once the run is over and connections should be closed.
+async fn wait_closing(closing: Rc<Closing>) {
+    let notified = closing.notify.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable(); // registered before the check: no wake-up can be missed
+    if !closing.is_raised() {
+        notified.await;
+    }
+}
+
+/// What a strategy's server may use.
+#[derive(Clone)]
+pub struct ServerCtx {
+    pub(crate) feed: Feed,
+    pub(crate) rec: RecorderHandle,
+    pub(crate) scenario: Rc<Scenario>,
+    pub(crate) settings: Rc<Settings>,
+    pub(crate) closing: Rc<Closing>,
+}
+
+impl ServerCtx {
+    /// The port every strategy's server listens on.
+    pub const PORT: u16 = 80;
+
+    /// Bind the server's listening socket; accepted streams are metered (bytes, connections,
+    /// packets).
+    pub async fn listen(&self) -> io::Result<Listener> {
+        Listener::bind(Self::PORT, self.rec.clone()).await
+    }
+
+    /// The events waiting for each client.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    /// Count one request received. The shared HTTP server ([`crate::strategies::http::serve`])
+    /// counts every request it parses; call this only for requests your own code parses (a
+    /// WebSocket upgrade read by a WebSocket library, say). Uncounted requests are missing
+    /// from `requests_per_s` and the `server_load` chart.
+    pub fn count_request(&self) {
+        self.rec.borrow_mut().request();
+    }
+
+    /// Count one answer sent; `empty` when it carried no event (a `204`, a long-poll timeout).
+    /// Every strategy counts its own answers (what an "answer" is depends on the strategy:
+    /// a poll response, a `101` upgrade, the end of an event stream).
+    pub fn count_response(&self, empty: bool) {
+        self.rec.borrow_mut().response(empty);
+    }
+
+    /// Count a request as held at the server until the returned guard is dropped (a parked
+    /// long poll): this is `parked_requests`.
+    pub fn park(&self) -> Parked {
+        self.rec.borrow_mut().parked(1);
+        Parked {
+            rec: self.rec.clone(),
+        }
+    }
+
+    /// Count an upstream (client → server) message created at `created_ms` (the time in its
+    /// payload) as received now: `upstream_messages`, `upstream_latency_mean_ms`.
+    pub fn upstream_received(&self, created_ms: u64) {
+        self.rec.borrow_mut().upstream_received(created_ms);
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// This strategy's settings table.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Resolves when the run is over: every event is delivered (or the grace period passed).
+    /// The server should then close its connections (a WebSocket close handshake, the end of
+    /// an event stream); the harness keeps the simulation going briefly so that can happen.
+    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
+        wait_closing(self.closing.clone())
+    }
+
+    /// Whether the run is closing now.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_raised()
+    }
+
+    /// Open a metered connection from the server to a client's address (a callback),
+    /// compensating the simulator's cheap connect like [`ClientCtx::connect`].
+    pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
+        let stream = turmoil::net::TcpStream::connect(addr).await?;
+        // the server has no per-client random stream: the constant part of the delay
+        tokio::time::sleep(Duration::from_millis(
+            self.scenario.network.latency_ms.min_ms,
+        ))
+        .await;
+        Ok(Metered::server_outbound(stream, self.rec.clone()))
+    }
+
+    /// Hold `client`'s address until the returned guard is dropped (a request in progress, an
+    /// open connection, a registration): this is what `addresses_retained_peak`,
+    /// `address_seconds` and `registry_bytes_peak` measure.
+    pub fn hold_address(&self, client: usize) -> AddressHold {
+        self.rec.borrow_mut().address_hold(client, 1);
+        AddressHold {
+            rec: self.rec.clone(),
+            client,
+        }
+    }
+}
+
+/// A request held at the server while this lives (see [`ServerCtx::park`]).
+pub struct Parked {
+    rec: RecorderHandle,
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        self.rec.borrow_mut().parked(-1);
+    }
+}
+
+/// The server holds a client's address while this lives (see [`ServerCtx::hold_address`]).
+pub struct AddressHold {
+    rec: RecorderHandle,
+    client: usize,
+}
+
+impl Drop for AddressHold {
+    fn drop(&mut self) {
+        self.rec.borrow_mut().address_hold(self.client, -1);
+    }
+}
+
+/// What one client may use.
+#[derive(Clone)]
+pub struct ClientCtx {
+    pub(crate) id: usize,
+    pub(crate) rec: RecorderHandle,
+    pub(crate) scenario: Rc<Scenario>,
+    pub(crate) settings: Rc<Settings>,
+    pub(crate) closing: Rc<Closing>,
+    pub(crate) host: Rc<str>,
+    pub(crate) slot: u16,
+    /// The harness's own random stream for this client (connect delays), shared by clones.
+    pub(crate) harness_rng: Rc<RefCell<ChaCha8Rng>>,
+}
+
+/// Salts at or above this are the harness's; [`ClientCtx::rng_for`] takes salts below it.
+const HARNESS_SALTS: u64 = 1 << 31;
+
+/// The random stream of client `id`, salt `salt`: streams never overlap between clients,
+/// salts, the harness and the publisher (which uses stream `u64::MAX`).
+pub(crate) fn client_stream(seed: u64, id: usize, salt: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((id as u64) << 32) | (salt & 0xffff_ffff));
+    rng
+}
+
+impl ClientCtx {
+    /// This client's index, `0..clients.count`.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The name of the simulated host this client runs on (`pool-3`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A port no other client on this host uses (for a client that listens).
+    pub fn own_port(&self) -> u16 {
+        1024 + self.slot
+    }
+
+    /// Listen on `port` of this client's host (a callback endpoint); accepted streams are
+    /// metered, their writes counted as upstream.
+    pub async fn listen(&self, port: u16) -> io::Result<Listener> {
+        Listener::bind_client(port, self.rec.clone()).await
+    }
+
+    /// Open a metered TCP connection to the server.
+    ///
+    /// The simulator's connect costs one one-way delay d (its SYN-ACK is instant), so a
+    /// request sent right after it would reach the server at 2d; real TCP needs SYN, SYN-ACK
+    /// and ACK first, so the first request arrives at 3d. This waits one more one-way delay,
+    /// drawn from the same distribution the simulator draws link delays from, to make up the
+    /// difference (see `docs/sources.md`, "The turmoil simulator").
+    pub async fn connect(&self) -> io::Result<Metered> {
+        let stream = turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await?;
+        let extra = one_way_delay(
+            &mut self.harness_rng.borrow_mut(),
+            self.scenario.network.latency_ms,
+        );
+        tokio::time::sleep(Duration::from_millis(extra)).await;
+        Ok(Metered::client(stream, self.rec.clone()))
+    }
+
+    /// Hand over one event payload parsed from the wire; returns its id. This is where
+    /// latency, duplicates, order and misdelivery are measured: an event addressed to another
+    /// client counts as `misdelivered`, never as delivered. An `Err` means the bytes are not
+    /// an event payload (a framing bug in the strategy).
+    pub fn deliver(&self, payload: &[u8]) -> io::Result<u64> {
+        let (id, event_type, created) =
+            crate::protocol::payload::decode(payload).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "client {}: not an event payload: {:?}",
+                        self.id,
+                        String::from_utf8_lossy(payload)
+                    ),
+                )
+            })?;
+        self.rec
+            .borrow_mut()
+            .delivered(self.id, id, event_type, created);
+        Ok(id)
+    }
+
+    /// Report that a task of this client other than its main future failed (an upstream
+    /// connection, say): the run fails with the first such message, as if the client's own
+    /// future had returned it.
+    pub fn fail(&self, message: String) {
+        self.rec.borrow_mut().client_failed(message);
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// This strategy's settings table.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Resolves when the run is over (see [`ServerCtx::closing`]); a client should stop.
+    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
+        wait_closing(self.closing.clone())
+    }
+
+    /// A random generator for this client, seeded from the scenario seed and the client id
+    /// (the same as `rng_for(0)`).
+    pub fn rng(&self) -> ChaCha8Rng {
+        self.rng_for(0)
+    }
+
+    /// Independent random streams of this client, one per `salt` (below 2³¹; higher salts
+    /// are the harness's own). Each call starts the stream afresh: keep the generator if you
+    /// need many numbers.
+    pub fn rng_for(&self, salt: u64) -> ChaCha8Rng {
+        client_stream(self.scenario.seed, self.id, salt % HARNESS_SALTS)
+    }
+}
+
+/// The harness's random stream of client `id` (connect delays).
+pub(crate) fn harness_stream(seed: u64, id: usize) -> ChaCha8Rng {
+    client_stream(seed, id, HARNESS_SALTS)
+}
+
+/// One draw of the simulator's one-way delay: `min + floor((max − min)·X)` with X ~ Exp(5),
+/// capped at `max` (turmoil 0.7.2 draws link latencies this way; the closed forms use the
+/// same distribution, [`crate::model::OneWay`]).
+pub(crate) fn one_way_delay(rng: &mut ChaCha8Rng, lat: Latency) -> u64 {
+    if lat.is_constant() {
+        return lat.min_ms;
+    }
+    let range = (lat.max_ms - lat.min_ms) as f64;
+    let u: f64 = rng.random(); // [0, 1)
+    let x = -(1.0 - u).ln() / 5.0;
+    lat.min_ms + ((range * x).floor() as u64).min(lat.max_ms - lat.min_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The connect compensation draws from the simulator's own delay distribution: its mean
+    /// and median agree with the closed-form distribution (a uniform draw, as before, has mean
+    /// (min + max)/2 = 50 ms here instead of ≈ 26 ms).
+    #[test]
+    fn connect_compensation_follows_the_link_delay_distribution() {
+        let lat = Latency {
+            min_ms: 10,
+            max_ms: 90,
+        };
+        // the model's distribution for the same link, computed independently of one_way_delay
+        let r = 80.0_f64;
+        let mean: f64 = (0..80)
+            .map(|k| {
+                let k = k as f64;
+                (10.0 + k) * ((-5.0 * k / r).exp() - (-5.0 * (k + 1.0) / r).exp())
+            })
+            .sum::<f64>()
+            + 90.0 * (-5.0_f64).exp();
+        let mut rng = harness_stream(1, 0);
+        let n = 200_000;
+        let draws: Vec<u64> = (0..n).map(|_| one_way_delay(&mut rng, lat)).collect();
+        let sample_mean = draws.iter().sum::<u64>() as f64 / n as f64;
+        assert!((sample_mean - mean).abs() < 0.2, "{sample_mean} vs {mean}");
+        assert!(draws.iter().all(|&d| (10..=90).contains(&d)));
+    }
+
+    /// The harness's stream, the publisher's and every salt a strategy may use are different
+    /// streams; the old scheme (`(id << 32) ^ now_ms`) gave the connect delay at t = 0 the very
+    /// numbers of `rng()`.
+    #[test]
+    fn random_streams_are_independent() {
+        let first = |mut r: ChaCha8Rng| -> u64 { r.random() };
+        let user = first(client_stream(7, 3, 0));
+        assert_ne!(user, first(harness_stream(7, 3)));
+        assert_ne!(user, first(client_stream(7, 3, 1)));
+        assert_ne!(user, first(client_stream(7, 4, 0)));
+        let mut publisher = ChaCha8Rng::seed_from_u64(7);
+        publisher.set_stream(u64::MAX);
+        assert_ne!(first(harness_stream(7, 3)), first(publisher));
+    }
+}
