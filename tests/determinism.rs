@@ -51,3 +51,28 @@ fn another_seed_writes_different_bytes() {
         assert!(x != y, "{name} is the same for seeds 42 and 43");
     }
 }
+
+/// The bytes a WebSocket client writes are the same for the same seed, masks included: RFC
+/// 6455 makes clients mask every frame with a fresh key, which tungstenite draws from the
+/// operating system; the client's frames are re-masked with keys from its seeded generator.
+#[test]
+fn websocket_client_frames_are_byte_identical_for_one_seed() {
+    let s = common::scenario(
+        "name = \"ws\"\nseed = 4\nduration_s = 12\nwarmup_s = 1\nstrategies = [\"websocket\"]\n\
+         [clients]\ncount = 3\n[events]\nrate_per_client_per_s = 0.5\n\
+         [network]\nlatency_ms = 20\n[websocket]\nping_interval_s = 1\n\
+         [upstream]\nrate_per_client_per_s = 1\n",
+    );
+    let a = common::run(&s, "websocket").capture;
+    let b = common::run(&s, "websocket").capture;
+    // after the upgrade request: masked client frames (upstream messages, pongs, the close)
+    let frames = a
+        .iter()
+        .filter(|c| c.up && c.bytes.len() >= 6 && c.bytes[1] & 0x80 != 0)
+        .count();
+    assert!(frames >= 5, "only {frames} masked client frames captured");
+    assert!(
+        a == b,
+        "two runs with one seed wrote different client bytes"
+    );
+}

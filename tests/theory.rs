@@ -1,4 +1,4 @@
-//! Simulation against the closed forms of `shared/facts.md` ("Closed forms"): N clients,
+//! Simulation against the closed forms of `docs/theory.md`: N clients,
 //! constant one-way delay d (G = 2d), per-client Poisson events of rate λ, no loss.
 //!
 //! Tolerances are the ones the foundation issue sets; seeds are fixed, so a failure means the
@@ -69,7 +69,7 @@ struct LongPoll {
     empty_fraction: f64,
 }
 
-/// facts.md: E[park] = e^(−λG)(1 − e^(−λT))/λ; E[cycle] = G + E[park];
+/// docs/theory.md: E[park] = e^(−λG)(1 − e^(−λT))/λ; E[cycle] = G + E[park];
 /// requests/s = N/E[cycle]; latency mean d + G²/(2·E[cycle]); empty e^(−λ(G+T)).
 fn long_polling_model(n: f64, lambda: f64, d_s: f64, t: f64) -> LongPoll {
     let g = 2.0 * d_s;

@@ -15,10 +15,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
+use super::settings::Settings;
 use super::{Feed, Listener, Metered};
 use crate::metrics::RecorderHandle;
 use crate::scenario::{Latency, Scenario};
-use crate::sim::strategy::Settings;
 
 /// The end-of-run signal the harness raises once (see [`ServerCtx::closing`]).
 ///

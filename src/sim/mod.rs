@@ -16,6 +16,7 @@
 mod ctx;
 mod feed;
 mod meter;
+mod settings;
 mod strategy;
 pub(crate) mod wire;
 
@@ -28,9 +29,8 @@ pub(crate) use ctx::Closing;
 pub use ctx::{AddressHold, ClientCtx, Parked, ServerCtx};
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
-pub use strategy::{
-    check_seconds, LocalBoxFuture, Settings, SettingsError, Strategy, StrategyResult,
-};
+pub use settings::{check_seconds, Settings, SettingsError};
+pub use strategy::{LocalBoxFuture, Strategy, StrategyResult};
 
 use crate::metrics::{Recorder, SecondRow, SummaryRow};
 use crate::scenario::Scenario;
