@@ -21,6 +21,9 @@ use crate::scenario::{line_of, Scenario, ScenarioError, Source};
 use crate::sim::{RunResult, Settings, Strategy};
 use crate::style::{Look, SPARE};
 
+/// The largest scenario file [`Lab::load`] reads: 1 MiB.
+pub(crate) const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
 /// A set of strategies: the built-ins, plus any of your own.
 #[derive(Clone)]
 pub struct Lab {
@@ -138,11 +141,46 @@ impl Lab {
     }
 
     /// Read, parse and validate a scenario file (see [`Lab::parse`]).
+    ///
+    /// `-` reads standard input. A file larger than 1 MiB is refused
+    /// (reading stops there: `/dev/zero` is not read to the end).
     pub fn load(&self, path: &Path) -> Result<Scenario, ScenarioError> {
-        let label = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        let stdin = path == Path::new("-");
+        let label = if stdin {
+            "<standard input>".to_string()
+        } else {
+            crate::scenario::escape(&path.display().to_string())
+        };
+        let err = |message: String| ScenarioError {
             file: label.clone(),
-            message: format!("cannot read the scenario file: {e}"),
+            message,
+        };
+        let mut bytes = Vec::new();
+        let read = if stdin {
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(std::io::stdin().lock(), MAX_SCENARIO_BYTES + 1),
+                &mut bytes,
+            )
+        } else {
+            std::fs::File::open(path).and_then(|f| {
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, MAX_SCENARIO_BYTES + 1),
+                    &mut bytes,
+                )
+            })
+        };
+        read.map_err(|e| err(format!("cannot read the scenario file: {e}")))?;
+        if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+            return Err(err(format!(
+                "larger than {} KiB; a scenario file is a few hundred bytes of TOML",
+                MAX_SCENARIO_BYTES / 1024
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            err(format!(
+                "not UTF-8 text (byte {}); a scenario is a TOML file",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         self.parse(&Source { label, text: &text })
     }
@@ -163,12 +201,12 @@ impl Lab {
         if !s.strategies_listed {
             s.strategies = self.ids().iter().map(|s| s.to_string()).collect();
         }
-        for id in &s.strategies {
+        for (i, id) in s.strategies.iter().enumerate() {
             if self.find(id).is_none() {
                 return Err(format!(
                     "{}: unknown strategy \"{}\"; known strategies: {known}",
-                    at(&["strategies"]),
-                    crate::scenario::escape(id)
+                    at(&["strategies", &i.to_string()]),
+                    crate::scenario::shown(id)
                 ));
             }
         }
@@ -176,7 +214,7 @@ impl Lab {
             if self.find(id).is_none() {
                 return Err(format!(
                     "`[{}]`{}: unknown table; a scenario has the tables {} and one `[<id>]` per strategy, for the strategies {known}",
-                    crate::scenario::escape(id),
+                    crate::scenario::shown(id),
                     line_of(text, &[id]),
                     crate::scenario::SCENARIO_TABLES.join(", ")
                 ));
@@ -200,7 +238,7 @@ impl Lab {
                 self.find(id).ok_or_else(|| {
                     anyhow::anyhow!(
                         "unknown strategy \"{}\"; known strategies: {}",
-                        crate::scenario::escape(id),
+                        crate::scenario::shown(id),
                         self.ids().join(", ")
                     )
                 })
@@ -220,12 +258,52 @@ impl Lab {
             .collect()
     }
 
+    /// What running `scenario` (every point of its sweep, or only `shard`'s) will cost, with
+    /// `jobs` simulations at once (see [`crate::estimate`]).
+    pub fn estimate(
+        &self,
+        scenario: &Scenario,
+        shard: Option<crate::sweep::Shard>,
+        jobs: usize,
+    ) -> crate::estimate::Plan {
+        let points: Vec<(String, &Scenario)> = match &scenario.sweep {
+            None => vec![(scenario.name.clone(), scenario)],
+            Some(plan) => plan
+                .points
+                .iter()
+                .filter(|p| shard.is_none_or(|s| p.index % s.count == s.index))
+                .map(|p| (format!("{} point {}", scenario.name, p.index), &p.scenario))
+                .collect(),
+        };
+        let mut runs = Vec::new();
+        for (label, s) in points {
+            // request rates barely depend on the latency's spread; a constant latency keeps
+            // the closed forms cheap
+            let mut constant = s.clone();
+            let max = s.network.latency_ms.max_ms;
+            constant.network.latency_ms = crate::scenario::Latency {
+                min_ms: max,
+                max_ms: max,
+            };
+            for strategy in self.strategies_of(s).unwrap_or_default() {
+                let settings = Settings::new(strategy.id(), s.strategy_table(strategy.id()));
+                let prediction = strategy.model(&constant, &settings);
+                let longest = strategy.longest_period(&settings).as_secs_f64();
+                runs.push((
+                    format!("{label} {}", strategy.id()),
+                    crate::estimate::of_run(s, prediction.as_ref(), longest),
+                ));
+            }
+        }
+        crate::estimate::Plan { runs, jobs }
+    }
+
     /// Simulate strategy `id` under `scenario` (one simulation, on this thread).
     pub fn run(&self, scenario: &Scenario, id: &str) -> anyhow::Result<RunResult> {
         let strategy = self.find(id).ok_or_else(|| {
             anyhow::anyhow!(
                 "unknown strategy \"{}\"; known strategies: {}",
-                crate::scenario::escape(id),
+                crate::scenario::shown(id),
                 self.ids().join(", ")
             )
         })?;

@@ -115,6 +115,7 @@ pub use plotters;
 
 pub mod check;
 pub mod cli;
+pub mod estimate;
 mod lab;
 mod metrics;
 pub mod model;

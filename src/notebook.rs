@@ -121,7 +121,7 @@ pub fn sweep_chart(s: &Scenario, chart: &str) -> anyhow::Result<String> {
     })?;
     let csv = crate::sweep::render_csv(plan, &outcome)?;
     let dir = tempfile::tempdir()?;
-    runner::write_sweep(dir.path(), &s.name, csv, &lab.looks())?;
-    let path = dir.path().join(format!("{chart}.svg"));
+    runner::write_sweep(&dir.path().join(&s.name), &s.name, csv, &[], &lab.looks())?;
+    let path = dir.path().join(&s.name).join(format!("{chart}.svg"));
     std::fs::read_to_string(&path).with_context(|| format!("no chart {}", path.display()))
 }

@@ -157,7 +157,8 @@ pub(crate) fn conditions(s: &Scenario) -> String {
 /// File holding [`conditions`], read back by `realtime-lab chart`.
 pub(crate) const CONDITIONS_FILE: &str = "conditions.txt";
 
-/// Write the files of already simulated `results` of `scenario` under `out/<name>/`.
+/// Write the files of already simulated `results` of `scenario` under `out/<name>/`: the
+/// whole set is written aside and swapped in at once (see [`crate::output::folder`]).
 pub(crate) fn write_results(
     scenario: &Scenario,
     out: &Path,
@@ -166,13 +167,16 @@ pub(crate) fn write_results(
     looks: &Looks,
 ) -> anyhow::Result<Written> {
     let dir = out.join(&scenario.name);
-    let mut files = output::csv::render(&results)?;
-    files.push((
-        "model.csv",
+    let mut csv: Vec<(String, Vec<u8>)> = output::csv::render(&results)?
+        .into_iter()
+        .map(|(n, b)| (n.to_string(), b))
+        .collect();
+    csv.push((
+        "model.csv".into(),
         output::csv::render_model(scenario, &predictions)?,
     ));
-    files.push((
-        CONDITIONS_FILE,
+    csv.push((
+        CONDITIONS_FILE.into(),
         format!(
             "{}\nmeasured window: {}–{} s\n",
             conditions(scenario),
@@ -181,9 +185,12 @@ pub(crate) fn write_results(
         )
         .into_bytes(),
     ));
-    let mut files = output::csv::write_all(&dir, &files)
-        .with_context(|| format!("writing the results of {}", scenario.name))?;
-    files.extend(draw_charts(&dir, &scenario.name, looks)?);
+    let files = output::folder::replace(&dir, false, |stage| {
+        stage.write_all(&csv)?;
+        let charts = charts_of(stage.dir(), &scenario.name, looks)?;
+        stage.write_all(&charts)
+    })
+    .with_context(|| format!("writing the results of {}", scenario.name))?;
     Ok(Written {
         results,
         dir,
@@ -192,22 +199,33 @@ pub(crate) fn write_results(
     })
 }
 
-/// (Re)draw the charts of a results folder from its CSV files.
-pub(crate) fn draw_charts(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<PathBuf>> {
+/// The charts of a results folder, drawn from its CSV files (in memory).
+fn charts_of(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
     let data = output::charts::ChartData::read(dir, name, &conditions, looks)?;
-    output::charts::write_all(dir, &data).with_context(|| format!("drawing the charts of {name}"))
+    output::charts::render_all(&data).with_context(|| format!("drawing the charts of {name}"))
 }
 
-/// Write a sweep's `sweep.csv` and `sweep_*` charts into `dir`.
+/// (Re)draw the charts of a results folder from its CSV files. Everything is read, checked
+/// and drawn before the folder is touched; then it is replaced at once.
+pub(crate) fn draw_charts(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<PathBuf>> {
+    let charts = charts_of(dir, name, looks)?;
+    output::folder::replace(dir, true, |stage| stage.write_all(&charts))
+}
+
+/// Write a sweep's `sweep.csv`, `sweep_*` charts and `extra` files (the shard's identity)
+/// into `dir`, replacing it at once.
 pub(crate) fn write_sweep(
     dir: &Path,
     title: &str,
     csv: Vec<u8>,
+    extra: &[(String, Vec<u8>)],
     looks: &Looks,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = output::csv::write_all(dir, &[("sweep.csv", csv)])?;
-    let data = output::charts::sweep::SweepData::read(&dir.join("sweep.csv"), looks)?;
-    files.extend(output::charts::sweep::write_all(dir, &data, title)?);
-    Ok(files)
+    output::folder::replace(dir, false, |stage| {
+        stage.write("sweep.csv", &csv)?;
+        stage.write_all(extra)?;
+        let data = output::charts::sweep::SweepData::read(&stage.dir().join("sweep.csv"), looks)?;
+        stage.write_all(&output::charts::sweep::render_all(&data, title)?)
+    })
 }

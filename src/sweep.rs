@@ -105,46 +105,163 @@ pub fn render_csv(plan: &SweepPlan, outcome: &SweepOutcome) -> anyhow::Result<Ve
     Ok(w.into_inner()?)
 }
 
+/// The identity of a shard's output (`shard.txt`): which sweep, which shard of how many.
+/// A whole sweep is shard 0 of 1.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// The scenario's name.
+    pub scenario: String,
+    /// A fingerprint of everything that decides the sweep's rows: every point's complete
+    /// scenario (values, seeds, strategies, settings) and the realtime-lab version.
+    pub fingerprint: String,
+    /// This shard, `0..shards`.
+    pub shard: usize,
+    /// How many shards the sweep was split into.
+    pub shards: usize,
+    /// Points in the whole sweep.
+    pub points: usize,
+}
+
+/// File holding a shard's [`ShardInfo`].
+pub const SHARD_FILE: &str = "shard.txt";
+
+impl ShardInfo {
+    /// The identity of `shard` (or of the whole sweep) of `plan`.
+    pub fn of(name: &str, plan: &SweepPlan, shard: Option<Shard>) -> ShardInfo {
+        let shard = shard.unwrap_or(Shard { index: 0, count: 1 });
+        ShardInfo {
+            scenario: name.to_string(),
+            fingerprint: fingerprint(plan),
+            shard: shard.index,
+            shards: shard.count,
+            points: plan.points.len(),
+        }
+    }
+
+    /// `shard.txt`'s contents (TOML).
+    pub fn render(&self) -> Vec<u8> {
+        let mut text = String::from(
+            "# which sweep, and which shard of it, this folder holds (`realtime-lab merge` checks it)\n",
+        );
+        text.push_str(&toml::to_string(self).unwrap_or_default());
+        text.into_bytes()
+    }
+}
+
+/// FNV-1a (64 bit) over the plan's points as the program sees them, and the version: two
+/// shards with the same fingerprint were cut from the same sweep by the same program.
+fn fingerprint(plan: &SweepPlan) -> String {
+    let text = format!("{} {:?}", env!("CARGO_PKG_VERSION"), plan);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn read_info(dir: &Path) -> anyhow::Result<ShardInfo> {
+    let path = dir.join(SHARD_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read {} (shards are the folders `run --shard K/N` writes)",
+            path.display()
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+}
+
 /// Join the `sweep.csv` of shard folders into one, ordered by point as an unsharded run
-/// writes it. Fails if two shards hold the same point or the headers differ.
-pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<Vec<u8>> {
+/// writes it, with the merged [`ShardInfo`]. Refuses shards of different sweeps, a missing or
+/// repeated shard, a point in the wrong shard or twice, and differing columns.
+pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
+    let mut first: Option<ShardInfo> = None;
+    let mut seen_shards = std::collections::BTreeMap::new();
+    for dir in shard_dirs {
+        let info = read_info(dir)?;
+        if let Some(f) = &first {
+            if (&f.fingerprint, f.shards, f.points) != (&info.fingerprint, info.shards, info.points)
+            {
+                bail!(
+                    "{} holds shard {}/{} of another sweep than {} (scenario `{}`, fingerprint {}, not `{}`, {}): merge shards of one `run --shard` only",
+                    dir.display(),
+                    info.shard,
+                    info.shards,
+                    shard_dirs[0].display(),
+                    crate::scenario::escape(&info.scenario),
+                    info.fingerprint,
+                    crate::scenario::escape(&f.scenario),
+                    f.fingerprint
+                );
+            }
+        }
+        if info.shards == 0 || info.shard >= info.shards {
+            bail!(
+                "{}: shard {} of {} is not a shard",
+                dir.join(SHARD_FILE).display(),
+                info.shard,
+                info.shards
+            );
+        }
+        if let Some(other) = seen_shards.insert(info.shard, dir.clone()) {
+            bail!(
+                "shard {}/{} is given twice: {} and {}",
+                info.shard,
+                info.shards,
+                other.display(),
+                dir.display()
+            );
+        }
+        first.get_or_insert(info);
+    }
+    let info = first.context("no shard folders given")?;
+    let missing: Vec<String> = (0..info.shards)
+        .filter(|k| !seen_shards.contains_key(k))
+        .map(|k| format!("{k}/{}", info.shards))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "shard{} {} of the sweep {} missing; merge needs all {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            if missing.len() > 1 { "are" } else { "is" },
+            info.shards
+        );
+    }
     let mut header: Option<csv::StringRecord> = None;
     let mut rows: Vec<(usize, usize, csv::StringRecord)> = Vec::new();
-    let mut seen_points = std::collections::BTreeMap::new();
-    for (d, dir) in shard_dirs.iter().enumerate() {
+    for (&k, dir) in &seen_shards {
         let path = dir.join("sweep.csv");
-        let mut r = csv::Reader::from_path(&path).with_context(|| {
-            format!(
-                "cannot read {} (is it a shard's output folder?)",
-                path.display()
-            )
-        })?;
-        let h = r.headers()?.clone();
+        let (h, records) = crate::output::read::records(&path)?;
         if h.get(0) != Some("point") {
-            bail!("{}: not a sweep.csv (no `point` column)", path.display());
+            bail!(
+                "{}: line 1: not a sweep.csv (no `point` column)",
+                path.display()
+            );
         }
         match &header {
             None => header = Some(h),
             Some(first) if *first != h => bail!(
-                "{}: its columns differ from the first shard's",
+                "{}: line 1: its columns differ from the other shards'",
                 path.display()
             ),
             _ => {}
         }
-        for (line, rec) in r.records().enumerate() {
-            let rec = rec.with_context(|| format!("{}: line {}", path.display(), line + 2))?;
-            let point: usize = rec.get(0).and_then(|p| p.parse().ok()).with_context(|| {
-                format!("{}: line {}: bad point number", path.display(), line + 2)
-            })?;
-            if let Some(other) = seen_points.insert(point, d) {
-                if other != d {
-                    bail!(
-                        "point {point} is in two shards: {} and {}",
-                        shard_dirs[other].display(),
-                        dir.display()
-                    );
-                }
-            }
+        for (line, rec) in records {
+            let point: usize = rec
+                .get(0)
+                .and_then(|p| p.parse().ok())
+                .filter(|&p| p < info.points && p % info.shards == k)
+                .with_context(|| {
+                    format!(
+                        "{}: line {line}: point {} does not belong to shard {k}/{} of {} points",
+                        path.display(),
+                        crate::scenario::escape(rec.get(0).unwrap_or("")),
+                        info.shards,
+                        info.points
+                    )
+                })?;
             rows.push((point, line, rec));
         }
     }
@@ -154,7 +271,12 @@ pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<Vec<u8>> {
     for (_, _, rec) in rows {
         w.write_record(&rec)?;
     }
-    Ok(w.into_inner()?)
+    let merged = ShardInfo {
+        shard: 0,
+        shards: 1,
+        ..info
+    };
+    Ok((w.into_inner()?, merged))
 }
 
 /// Where a sweep's files go.

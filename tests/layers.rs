@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["sim"],
     &["strategy"],
     &["check", "output"],
-    &["runner"],
+    &["runner", "estimate"],
     &["sweep"],
     &["lab"],
     &["progress", "notebook"],

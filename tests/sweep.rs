@@ -158,5 +158,5 @@ fn jobs_do_not_change_results_and_merged_shards_equal_the_whole_sweep() {
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("two shards"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shard 0/3 is given twice"));
 }

@@ -39,7 +39,7 @@ pub enum Command {
     List,
     /// Check scenario files without running them.
     Validate {
-        /// Scenario files (TOML).
+        /// Scenario files (TOML); `-` reads one from standard input.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
@@ -48,7 +48,8 @@ pub enum Command {
 /// `realtime-lab run` arguments.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Scenario files (TOML). None: the quickstart scenario built into the binary.
+    /// Scenario files (TOML); `-` reads one from standard input. None: the quickstart
+    /// scenario built into the binary.
     pub scenarios: Vec<PathBuf>,
     /// Folder the results go to, one sub-folder per scenario name.
     #[arg(long, default_value = "output")]
@@ -69,6 +70,10 @@ pub struct RunArgs {
     /// Simulations to run at once (each uses one core); default: every core.
     #[arg(long, short)]
     pub jobs: Option<usize>,
+    /// Run even if the estimate says the runs need more memory or time than this machine
+    /// allows (see `realtime-lab validate`).
+    #[arg(long)]
+    pub force: bool,
     /// For a sweep: run only every N-th point starting at K (0-based), e.g. `--shard 0/4`;
     /// join the shards' outputs with `realtime-lab merge`.
     #[arg(long, value_name = "K/N")]

@@ -24,6 +24,9 @@ use crate::output::table;
 use crate::scenario::Scenario;
 use args::{Cli, Command, RunArgs};
 
+/// Most simulations run at once, whatever `--jobs` says.
+const MAX_JOBS: usize = 256;
+
 /// Why the program failed, which decides the exit code.
 enum Failure {
     /// Bad input: exit 2.
@@ -34,7 +37,16 @@ enum Failure {
 
 /// Parse the process's arguments and run the command with `lab`'s strategies; errors are
 /// printed on stderr (`error: …`, with their causes), never as a panic.
+///
+/// Ctrl-C (SIGINT) and SIGTERM remove the temporary folder of a result set being written and
+/// exit with 130; a folder being swapped in is finished first (see `src/output/folder.rs`).
 pub fn main_with(lab: Lab) -> ExitCode {
+    // fails only if a handler is already set (a program calling this twice): keep that one
+    let _ = ctrlc::set_handler(|| {
+        crate::output::folder::interrupted();
+        eprintln!("interrupted: no result folder was changed by the unfinished write");
+        std::process::exit(130);
+    });
     ExitCode::from(run_with(lab, std::env::args_os()))
 }
 
@@ -55,12 +67,47 @@ where
     match dispatch(&lab, cli.command) {
         Ok(()) => 0,
         Err(Failure::Input(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             2
         }
         Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", printable(&format!("{e:#}")));
             1
+        }
+    }
+}
+
+/// A message with every control character but newline and tab escaped: input echoed in an
+/// error (a scenario name with terminal escape sequences, say) must not act on the terminal.
+fn printable(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Warn on stderr about runs that lost or misdelivered events.
+fn warn_losses(label: &str, results: &[crate::RunResult]) {
+    for r in results {
+        let s = &r.summary;
+        if s.events_lost > 0 {
+            let share = 100.0 * s.events_lost as f64 / s.events_generated.max(1) as f64;
+            eprintln!(
+                "warning: {label}{}: {} of {} events lost ({share:.1} %)",
+                s.strategy, s.events_lost, s.events_generated
+            );
+        }
+        if s.misdelivered > 0 {
+            eprintln!(
+                "warning: {label}{}: {} events reached the wrong client",
+                s.strategy, s.misdelivered
+            );
         }
     }
 }
@@ -93,28 +140,34 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Validate { scenarios } => {
+            let budget = crate::estimate::Budget::of_machine();
             for path in &scenarios {
                 let s = lab.load(path).map_err(|e| Failure::Input(e.into()))?;
+                let plan = lab.estimate(&s, None, default_jobs());
                 println!(
-                    "{}: ok ({}: {} clients, {} s, strategies {})",
-                    path.display(),
+                    "{}: ok ({}: {} clients, {} s, strategies {})\n  {}",
+                    crate::scenario::escape(&path.display().to_string()),
                     s.name,
                     s.clients.count,
                     s.duration_s,
-                    s.strategies.join(", ")
+                    s.strategies.join(", "),
+                    plan.describe()
                 );
+                plan.check(&budget).map_err(|e| {
+                    Failure::Input(anyhow::anyhow!(
+                        "{}: {e}",
+                        crate::scenario::escape(&path.display().to_string())
+                    ))
+                })?;
             }
             Ok(())
         }
         Command::Run(args) => run(lab, args),
         Command::Merge { shards, out } => {
-            let csv = crate::sweep::merge(&shards).map_err(Failure::Input)?;
-            let title = out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let files = crate::runner::write_sweep(&out, &title, csv, &lab.looks())
-                .map_err(Failure::Run)?;
+            let (csv, info) = crate::sweep::merge(&shards).map_err(Failure::Input)?;
+            let extra = [(crate::sweep::SHARD_FILE.to_string(), info.render())];
+            let files = crate::runner::write_sweep(&out, &info.scenario, csv, &extra, &lab.looks())
+                .map_err(Failure::Input)?;
             println!(
                 "merged {} shards into {} ({} files)",
                 shards.len(),
@@ -152,6 +205,11 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
     if args.jobs == Some(0) {
         return Err(Failure::Input(anyhow::anyhow!("--jobs 0: use at least 1")));
     }
+    if args.seed.is_some() && loaded.iter().any(|s| s.sweep.is_some()) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--seed sets the seed of a single run; a sweep takes its seeds from the file (`seed`, or `seeds = [...]` in [sweep]): change them there"
+        )));
+    }
     for s in &mut loaded {
         override_scenario(s, &args.strategies, args.seed);
         if let Some(plan) = &mut s.sweep {
@@ -160,10 +218,22 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
             }
         }
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // one simulation per job and core: more jobs than runs (or a silly number) would only
+    // start idle threads and progress bars
+    let jobs = args.jobs.unwrap_or_else(default_jobs).min(MAX_JOBS);
     let visible = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // refuse what would exhaust the machine before anything runs
+    let budget = crate::estimate::Budget::of_machine();
+    for s in &loaded {
+        let plan = lab.estimate(s, args.shard, jobs);
+        if !args.quiet {
+            eprintln!("{}: {}", s.name, plan.describe());
+        }
+        if !args.force {
+            plan.check(&budget)
+                .map_err(|e| Failure::Input(anyhow::anyhow!("{}: {e}", s.name)))?;
+        }
+    }
     let mut failed_checks = 0;
     for s in &loaded {
         if let Some(plan) = &s.sweep {
@@ -171,6 +241,7 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
             continue;
         }
         let strategies = lab.strategies_of(s).map_err(Failure::Input)?;
+        let jobs = jobs.min(strategies.len());
         let bars = crate::progress::Bars::new(strategies.len(), jobs, visible);
         let results = crate::runner::simulate(s, &strategies, jobs, &bars).map_err(Failure::Run)?;
         bars.finish();
@@ -182,6 +253,7 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
         let rows: Vec<_> = written.results.iter().map(|r| r.summary.clone()).collect();
         print!("{}", table::render(&rows));
         println!("wrote {}", written.dir.display());
+        warn_losses("", &written.results);
         if args.check {
             let blocks = written.check(s);
             println!("\nsimulation vs closed-form model ({}):", s.name);
@@ -195,6 +267,11 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// One simulation per core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn override_scenario(s: &mut Scenario, strategies: &[String], seed: Option<u64>) {
@@ -220,14 +297,20 @@ fn run_sweep(
         .filter(|p| args.shard.is_none_or(|sh| p.index % sh.count == sh.index))
         .count();
     let runs = points * s.strategies.len();
+    let jobs = jobs.min(runs.max(1));
     let bars = crate::progress::Bars::new(runs, jobs, visible);
     let outcome = crate::sweep::run(plan, args.shard, jobs, &bars, &|p| lab.strategies_of(p))
         .map_err(Failure::Run)?;
     bars.finish();
+    for (point, results) in &outcome.points {
+        warn_losses(&format!("point {} ", point.index), results);
+    }
     let csv = crate::sweep::render_csv(plan, &outcome).map_err(Failure::Run)?;
     let dir = crate::sweep::dir_of(&args.out, s);
-    let files =
-        crate::runner::write_sweep(&dir, &s.name, csv, &lab.looks()).map_err(Failure::Run)?;
+    let info = crate::sweep::ShardInfo::of(&s.name, plan, args.shard);
+    let extra = [(crate::sweep::SHARD_FILE.to_string(), info.render())];
+    let files = crate::runner::write_sweep(&dir, &s.name, csv, &extra, &lab.looks())
+        .map_err(Failure::Run)?;
     let shard = args
         .shard
         .map(|sh| format!(" (shard {}/{})", sh.index, sh.count))

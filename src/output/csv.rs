@@ -1,22 +1,17 @@
-//! The CSV files of a run, written atomically (temp file + rename) so that an interrupted or
-//! failed run never leaves a half-written file where a good one was.
+//! The CSV files of a run, rendered in memory (written as one set by
+//! [`crate::output::folder`]).
 //!
 //! - `summary.csv`: one row per strategy ([`crate::metrics::SummaryRow`]).
 //! - `timeseries.csv`: one row per strategy per simulated second.
 //! - `latency.csv`: `strategy,latency_ms,count`, 1 ms buckets (only non-empty ones).
 //! - `events_by_type.csv`: `strategy,event_type,delivered`.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::metrics::SecondRow;
 use crate::RunResult;
 
-/// Names of the files [`write_all`] writes.
+/// Names of the files [`render`] renders.
 pub const FILES: [&str; 4] = [
     "summary.csv",
     "timeseries.csv",
@@ -189,34 +184,4 @@ pub fn render(results: &[RunResult]) -> anyhow::Result<Vec<(&'static str, Vec<u8
         (FILES[2], latency),
         (FILES[3], by_type),
     ])
-}
-
-/// Write `files` into `dir` (created if needed), each atomically.
-pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<Vec<PathBuf>> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    files
-        .iter()
-        .map(|(name, bytes)| write_atomic(&dir.join(name), bytes))
-        .collect()
-}
-
-/// Write `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        // a temporary file is private (0600); results are ordinary files
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(path.to_path_buf())
 }

@@ -3,5 +3,7 @@
 
 pub mod charts;
 pub mod csv;
+pub mod folder;
 pub mod palette;
+pub(crate) mod read;
 pub mod table;

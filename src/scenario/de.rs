@@ -35,15 +35,19 @@ impl Default for Latency {
     }
 }
 
+/// The longest one-way delay a link may have: 10 s (a geostationary satellite hop is about
+/// 0.27 s one way).
+pub const MAX_LATENCY_MS: u64 = 10_000;
+
 const LATENCY_SHAPES: &str = "a whole number of milliseconds (latency_ms = 50) or a table \
                               latency_ms = { min = 20, max = 80 }";
 
 fn whole_ms<E: de::Error>(v: f64) -> Result<u64, E> {
-    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 60_000.0 {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_LATENCY_MS as f64 {
         Ok(v as u64)
     } else {
         Err(E::custom(format!(
-            "{v} is not a whole number of milliseconds from 0 to 60000 (the simulation ticks every 1 ms)"
+            "{v} is not a whole number of milliseconds from 0 to {MAX_LATENCY_MS} (the simulation ticks every 1 ms; a one-way delay of seconds is an outage, not a link)"
         )))
     }
 }

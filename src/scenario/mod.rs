@@ -288,6 +288,15 @@ pub(crate) fn escape(text: &str) -> String {
         .collect()
 }
 
+/// User input shown in a message: control characters escaped, at most 80 characters.
+pub(crate) fn shown(text: &str) -> String {
+    let mut out = escape(&text.chars().take(80).collect::<String>());
+    if text.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
 /// The top-level keys of a scenario file, before validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -351,31 +360,62 @@ impl Scenario {
         let sweep = sweep
             .as_table()
             .ok_or_else(|| format!("{at}: must be a table `[sweep]`"))?;
-        let mut keys = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
         let mut lists = Vec::new();
-        let mut seeds = None;
+        let mut seeds: Option<(String, Vec<u64>)> = None;
         for (key, value) in sweep {
-            let list = sweep::numbers(key, value)?;
+            let here = |k: &str| {
+                format!(
+                    "`sweep.{}`{}",
+                    escape(k),
+                    locate::line_of(text, &["sweep", k])
+                )
+            };
+            let list = sweep::numbers(value).map_err(|e| format!("{}: {e}", here(key)))?;
             if key == "seeds" || key == "seed" {
+                if let Some((other, _)) = &seeds {
+                    return Err(format!(
+                        "{}: `sweep.{other}` is given too; list the seeds once, as `seeds`",
+                        here(key)
+                    ));
+                }
                 let s: Option<Vec<u64>> = list
                     .iter()
                     .map(|v| v.as_integer().and_then(|i| u64::try_from(i).ok()))
                     .collect();
-                seeds = Some(s.ok_or("`sweep.seeds`: seeds are whole numbers ≥ 0")?);
+                let s = s.ok_or_else(|| format!("{}: seeds are whole numbers ≥ 0", here(key)))?;
+                seeds = Some((key.clone(), s));
             } else {
-                keys.push(sweep::canonical(key));
+                let canonical = sweep::canonical(key);
+                if keys.contains(&canonical) {
+                    return Err(format!(
+                        "{}: `{canonical}` is swept twice (`clients` is short for `clients.count`); keep one",
+                        here(key)
+                    ));
+                }
+                keys.push(canonical);
                 lists.push(list);
             }
         }
         let base_seed = table.get("seed").and_then(|v| v.as_integer()).unwrap_or(1) as u64;
-        let seeds = seeds.unwrap_or(vec![base_seed]);
-        let count = lists.iter().map(Vec::len).product::<usize>() * seeds.len();
-        if count > sweep::MAX_POINTS {
-            return Err(format!(
-                "{at}: {count} points (the product of the lists); the limit is {}",
-                sweep::MAX_POINTS
-            ));
-        }
+        let seeds = seeds.map_or(vec![base_seed], |(_, s)| s);
+        let count = lists
+            .iter()
+            .map(Vec::len)
+            .chain([seeds.len()])
+            .try_fold(1usize, |acc, n| acc.checked_mul(n))
+            .filter(|&c| c <= sweep::MAX_POINTS)
+            .ok_or_else(|| {
+                let product = lists
+                    .iter()
+                    .map(Vec::len)
+                    .chain([seeds.len()])
+                    .fold(1.0_f64, |acc, n| acc * n as f64);
+                format!(
+                    "{at}: {product:.0} points (the product of the lists and the seeds); the limit is {}",
+                    sweep::MAX_POINTS
+                )
+            })?;
         let mut points = Vec::new();
         for index in 0..count {
             // later keys vary fastest, seeds fastest of all
@@ -388,7 +428,12 @@ impl Scenario {
             }
             let mut t = table.clone();
             for (key, v) in keys.iter().zip(&chosen) {
-                sweep::set_path(&mut t, key, v.clone())?;
+                sweep::set_path(&mut t, key, v.clone()).map_err(|e| {
+                    format!(
+                        "`sweep.{key}`{}: {e}",
+                        locate::line_of(text, &["sweep", key])
+                    )
+                })?;
             }
             t.insert("seed".into(), toml::Value::Integer(seed as i64));
             let label: Vec<String> = keys

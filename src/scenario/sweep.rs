@@ -66,14 +66,16 @@ pub fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Resu
 }
 
 /// The values of one sweep key: a non-empty array of numbers.
-pub fn numbers(key: &str, value: &toml::Value) -> Result<Vec<toml::Value>, String> {
-    let list = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-        format!("`sweep.{key}`: give a non-empty list of numbers, e.g. [1, 10, 100]")
-    })?;
+pub fn numbers(value: &toml::Value) -> Result<Vec<toml::Value>, String> {
+    let list = value
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or("give a non-empty list of numbers, e.g. [1, 10, 100]")?;
     for v in list {
-        if !(v.is_integer() || v.is_float()) {
+        if !(v.is_integer() || v.as_float().is_some_and(f64::is_finite)) {
             return Err(format!(
-                "`sweep.{key}`: {v} is not a number; a sweep varies numeric keys"
+                "{} is not a finite number; a sweep varies numeric keys",
+                super::escape(&v.to_string())
             ));
         }
     }

@@ -21,7 +21,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
         return Err(format!(
             "{}: \"{}\" is not allowed; use 1 to 64 lowercase letters, digits and '-' (it names the output folder)",
             at(&["name"]),
-            s.name
+            super::shown(&s.name)
         ));
     }
     seconds(&at(&["duration_s"]), s.duration_s, 1.0, MAX_DURATION_S)?;
@@ -42,7 +42,11 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
     }
     for (i, id) in s.strategies.iter().enumerate() {
         if s.strategies[..i].contains(id) {
-            return Err(format!("{}: \"{id}\" is listed twice", at(&["strategies"])));
+            return Err(format!(
+                "{}: \"{}\" is listed twice",
+                at(&["strategies", &i.to_string()]),
+                super::escape(id)
+            ));
         }
     }
     check_clients(s, &at)?;
@@ -57,8 +61,23 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
             ));
         }
     }
+    let round_trip_ms = 2 * s.network.latency_ms.max_ms;
+    let window_ms = ((s.duration_s - s.warmup_s) * 1000.0).round() as u64;
+    if round_trip_ms >= window_ms {
+        return Err(format!(
+            "{}: a round trip takes up to {round_trip_ms} ms, as long as the measured window ({window_ms} ms from warmup_s to duration_s): nothing could be measured; use a shorter latency or a longer run",
+            at(&["network", "latency_ms"])
+        ));
+    }
     if let Some(g) = s.simulation.grace_s {
         seconds(&at(&["simulation", "grace_s"]), g, 0.0, MAX_DURATION_S)?;
+        if ((g * 1000.0).round() as u64) < round_trip_ms {
+            return Err(format!(
+                "{}: {g} s is shorter than a round trip ({round_trip_ms} ms at the largest latency): events created at the end could never arrive; use at least {} s",
+                at(&["simulation", "grace_s"]),
+                round_trip_ms as f64 / 1000.0
+            ));
+        }
     }
     Ok(())
 }
@@ -161,7 +180,8 @@ fn check_types(types: &[String], field: &str) -> Result<(), String> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if !ok {
             return Err(format!(
-                "{field}: \"{t}\" is not allowed; use 1 to 32 lowercase letters, digits, '-' or '_'"
+                "{field}: \"{}\" is not allowed; use 1 to 32 lowercase letters, digits, '-' or '_'",
+                super::shown(t)
             ));
         }
         if types[..i].contains(t) {

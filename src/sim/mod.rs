@@ -118,12 +118,15 @@ pub fn run_observed(
     };
     let end_ms = duration_ms + grace_ms;
     let lat = scenario.network.latency_ms;
+    // after closing, time for the strategies to close their connections cleanly
+    let close_for_ms =
+        1_000 + 4 * lat.max_ms + strategy.longest_period(&settings).as_millis() as u64;
 
     let mut sim = turmoil::Builder::new()
         .rng_seed(scenario.seed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
         .tick_duration(Duration::from_millis(1))
-        .simulation_duration(Duration::from_millis(end_ms + 60_000))
+        .simulation_duration(Duration::from_millis(end_ms + close_for_ms + 1_000))
         .tcp_capacity(n.max(64) + 64)
         .min_message_latency(Duration::from_millis(lat.min_ms))
         .max_message_latency(Duration::from_millis(lat.max_ms))
@@ -195,8 +198,6 @@ pub fn run_observed(
 
     // Run until every event is delivered (or the grace period ends), then signal closing and
     // give the strategies a little simulated time to close connections cleanly.
-    let close_for_ms =
-        1_000 + 4 * lat.max_ms + strategy.longest_period(&settings).as_millis() as u64;
     let mut closing_since = None;
     let now = loop {
         sim.step()

@@ -111,10 +111,23 @@ impl Strategy for WebSocket {
         "one upgraded connection per client; events pushed as frames; ping/pong; close handshake"
     }
 
-    fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
+    fn check(&self, settings: &Settings, scenario: &Scenario) -> Result<(), SettingsError> {
         let s: WebSocketSettings = settings.parse()?;
         check_seconds("ping_interval_s", s.ping_interval_s, 0.001, 3600.0)?;
-        check_seconds("pong_timeout_s", s.pong_timeout_s, 0.001, 3600.0)
+        check_seconds("pong_timeout_s", s.pong_timeout_s, 0.001, 3600.0)?;
+        // a pong comes back one round trip after its ping, at the largest latency 2·max
+        let round_trip_ms = 2 * scenario.network.latency_ms.max_ms;
+        if ((s.pong_timeout_s * 1000.0).round() as u64) <= round_trip_ms {
+            return Err(SettingsError {
+                field: "pong_timeout_s".into(),
+                message: format!(
+                    "{} s is not longer than a round trip ({round_trip_ms} ms at the largest latency): every pong would come too late and every connection be dropped; use more than {} s",
+                    s.pong_timeout_s,
+                    round_trip_ms as f64 / 1000.0
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn longest_period(&self, _settings: &Settings) -> Duration {

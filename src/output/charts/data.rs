@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use serde::de::DeserializeOwned;
+use anyhow::bail;
 use serde::Deserialize;
 
 use crate::metrics::SummaryRow;
@@ -100,18 +99,20 @@ impl ChartData {
         let window = lines.next().and_then(|l| {
             let range = l.strip_prefix("measured window: ")?.strip_suffix(" s")?;
             let (a, b) = range.split_once('–')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
+            let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
+            // a hand-edited window outside what a run can have is ignored, not drawn
+            (a.is_finite() && b.is_finite() && 0.0 <= a && a < b && b <= 1e6).then_some((a, b))
         });
-        let summary: Vec<SummaryRow> = read_csv(&dir.join("summary.csv"))?;
+        let summary: Vec<SummaryRow> = crate::output::read::rows(&dir.join("summary.csv"))?;
         if summary.is_empty() {
             bail!("{}: no rows", dir.join("summary.csv").display());
         }
         let mut series: BTreeMap<String, Vec<TimeRow>> = BTreeMap::new();
-        for row in read_csv::<TimeRow>(&dir.join("timeseries.csv"))? {
+        for row in crate::output::read::rows::<TimeRow>(&dir.join("timeseries.csv"))? {
             series.entry(row.strategy.clone()).or_default().push(row);
         }
         let mut latency: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
-        for row in read_csv::<LatencyRow>(&dir.join("latency.csv"))? {
+        for row in crate::output::read::rows::<LatencyRow>(&dir.join("latency.csv"))? {
             latency
                 .entry(row.strategy)
                 .or_default()
@@ -129,7 +130,7 @@ impl ChartData {
         let mut model = BTreeMap::new();
         let model_file = dir.join("model.csv");
         if model_file.exists() {
-            for row in read_csv::<ModelRow>(&model_file)? {
+            for row in crate::output::read::rows::<ModelRow>(&model_file)? {
                 model.insert(row.strategy.clone(), row);
             }
         }
@@ -144,17 +145,4 @@ impl ChartData {
             window,
         })
     }
-}
-
-fn read_csv<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut rows = Vec::new();
-    for (i, row) in reader.deserialize().enumerate() {
-        // line i + 2: the header is line 1
-        rows.push(
-            row.with_context(|| format!("{}: line {}: malformed row", path.display(), i + 2))?,
-        );
-    }
-    Ok(rows)
 }

@@ -20,7 +20,6 @@ mod overview;
 pub mod sweep;
 mod traffic;
 
-use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::Context;
@@ -101,21 +100,14 @@ pub fn render_png(stem: &str, data: &ChartData) -> anyhow::Result<Vec<u8>> {
     Ok(png)
 }
 
-/// Draw every chart of `data` into `dir` as `<stem>.png` and `<stem>.svg`, each written
-/// atomically.
-pub fn write_all(dir: &Path, data: &ChartData) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+/// Draw every chart of `data`, in memory: `(<stem>.svg or <stem>.png, bytes)`.
+pub fn render_all(data: &ChartData) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
     for stem in CHARTS {
         let svg = render_svg(stem, data).with_context(|| format!("drawing {stem}.svg"))?;
         let png = render_png(stem, data).with_context(|| format!("drawing {stem}.png"))?;
-        written.push(super::csv::write_atomic(
-            &dir.join(format!("{stem}.svg")),
-            svg.as_bytes(),
-        )?);
-        written.push(super::csv::write_atomic(
-            &dir.join(format!("{stem}.png")),
-            &png,
-        )?);
+        out.push((format!("{stem}.svg"), svg.into_bytes()));
+        out.push((format!("{stem}.png"), png));
     }
-    Ok(written)
+    Ok(out)
 }

@@ -3,7 +3,7 @@
 //! With more than one swept key, one file per combination of the other keys' values.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use plotters::prelude::*;
@@ -43,13 +43,17 @@ pub struct SweepData {
 impl SweepData {
     /// Read `sweep.csv`.
     pub fn read(path: &Path, looks: &Looks) -> anyhow::Result<SweepData> {
-        let mut r = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let header = r.headers()?.clone();
+        let (header, records) = crate::output::read::records(path)?;
         let seed_col = header
             .iter()
             .position(|h| h == "seed")
-            .with_context(|| format!("{}: no `seed` column", path.display()))?;
+            .filter(|&c| c >= 1 && header.get(0) == Some("point"))
+            .with_context(|| {
+                format!(
+                    "{}: line 1: not a sweep.csv header (`point`, the swept keys, `seed`, …)",
+                    path.display()
+                )
+            })?;
         let strategy_col = header
             .iter()
             .position(|h| h == "strategy")
@@ -62,15 +66,13 @@ impl SweepData {
             .collect();
         let mut rows = Vec::new();
         let mut strategies: Vec<String> = Vec::new();
-        for (line, rec) in r.records().enumerate() {
-            let rec = rec.with_context(|| format!("{}: line {}", path.display(), line + 2))?;
+        for (line, rec) in records {
             let num = |i: usize| -> anyhow::Result<f64> {
                 rec.get(i).and_then(|v| v.parse().ok()).with_context(|| {
                     format!(
-                        "{}: line {}: column {} is not a number",
+                        "{}: line {line}, column `{}`: not a number",
                         path.display(),
-                        line + 2,
-                        header.get(i).unwrap_or("?")
+                        crate::scenario::escape(header.get(i).unwrap_or("?"))
                     )
                 })
             };
@@ -109,9 +111,9 @@ impl SweepData {
     }
 }
 
-/// Draw the sweep charts into `dir` (PNG + SVG); returns the files. Nothing is drawn if no key
-/// other than the seed was swept.
-pub fn write_all(dir: &Path, data: &SweepData, title: &str) -> anyhow::Result<Vec<PathBuf>> {
+/// Draw the sweep charts (PNG + SVG), in memory: `(file name, bytes)`. Nothing is drawn if no
+/// key other than the seed was swept.
+pub fn render_all(data: &SweepData, title: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
     if data.keys.is_empty() {
         return Ok(files);
@@ -138,7 +140,6 @@ pub fn write_all(dir: &Path, data: &SweepData, title: &str) -> anyhow::Result<Ve
         for (metric, label) in METRICS {
             let stem = format!("sweep_{metric}{suffix}");
             files.extend(save(
-                dir,
                 &stem,
                 |root| draw(root, data, rows, metric, label, title, &subtitle),
                 |root| draw(root, data, rows, metric, label, title, &subtitle),
@@ -146,7 +147,6 @@ pub fn write_all(dir: &Path, data: &SweepData, title: &str) -> anyhow::Result<Ve
         }
         if has_privacy {
             files.extend(save(
-                dir,
                 &format!("privacy{suffix}"),
                 |root| draw_privacy(root, data, rows, title, &subtitle),
                 |root| draw_privacy(root, data, rows, title, &subtitle),
@@ -161,11 +161,10 @@ type Png<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Draw a chart as `<stem>.svg` and `<stem>.png` (the same drawing on both backends).
 fn save(
-    dir: &Path,
     stem: &str,
     svg_draw: impl Fn(&Svg<'_>) -> anyhow::Result<()>,
     png_draw: impl Fn(&Png<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -181,8 +180,8 @@ fn save(
     let enc = image::codecs::png::PngEncoder::new(&mut png);
     image::ImageEncoder::write_image(enc, &rgb, w, h, image::ColorType::Rgb8)?;
     Ok(vec![
-        super::super::csv::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?,
-        super::super::csv::write_atomic(&dir.join(format!("{stem}.png")), &png)?,
+        (format!("{stem}.svg"), svg.into_bytes()),
+        (format!("{stem}.png"), png),
     ])
 }
 

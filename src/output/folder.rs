@@ -1,0 +1,222 @@
+//! Result folders that are all-new or all-old.
+//!
+//! A run writes a dozen files. Written one by one into the results folder, an interrupt
+//! (Ctrl-C, a `kill`, a full disk) between two of them would leave a folder mixing new CSVs
+//! with old charts, or half a set. So every set is written into a temporary sibling folder
+//! (`.<name>.tmp-<pid>-<n>`) and swapped in with two renames at the end. The swap holds the
+//! same lock as the interrupt handler ([`interrupted`]), which removes every temporary folder
+//! still registered and exits; an interrupt during the swap waits for it to finish.
+//!
+//! A folder is only ever replaced if it is empty or holds results (a `summary.csv`,
+//! `sweep.csv`, `conditions.txt` or `shard.txt`): `--out ~` with a scenario named like one of
+//! your own folders is refused rather than destroying it.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+
+/// Temporary folders being written; the lock is also held while a folder is swapped in.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Files that mark a folder as realtime-lab results.
+const MARKERS: [&str; 4] = ["summary.csv", "sweep.csv", "conditions.txt", "shard.txt"];
+
+/// Environment variable of the interrupt test: stop as an interrupt would after writing this
+/// many files of a set (see `tests/interrupt.rs`).
+pub(crate) const STOP_AFTER_ENV: &str = "REALTIME_LAB_TEST_STOP_AFTER_FILES";
+
+/// Remove every temporary folder still being written (the interrupt handler calls this, then
+/// exits). Waits for a swap in progress.
+pub(crate) fn interrupted() {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    for dir in pending.drain(..) {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// A temporary folder being filled, to be swapped in for the real one.
+pub(crate) struct Stage {
+    tmp: PathBuf,
+    written: Vec<String>,
+    stop_after: Option<usize>,
+}
+
+impl Stage {
+    /// The temporary folder (to read back what was written, e.g. CSV for the charts).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Write one file of the set.
+    pub(crate) fn write(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        if self.stop_after == Some(self.written.len()) {
+            // the test hook: behave exactly as the interrupt handler does
+            interrupted();
+            std::process::exit(130);
+        }
+        let path = self.tmp.join(name);
+        let mut f =
+            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.written.push(name.to_string());
+        Ok(())
+    }
+
+    /// Write several files.
+    pub(crate) fn write_all(&mut self, files: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+        files.iter().try_for_each(|(n, b)| self.write(n, b))
+    }
+}
+
+/// Fill a new folder with `fill` and put it in the place of `dir` at once. With `keep`, the
+/// files already in `dir` are copied in first (a redraw keeps the CSVs it was drawn from).
+/// Returns the files `fill` wrote, under `dir`.
+pub(crate) fn replace(
+    dir: &Path,
+    keep: bool,
+    fill: impl FnOnce(&mut Stage) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = dir
+        .file_name()
+        .with_context(|| format!("{}: not a folder name", dir.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if dir.exists() && !is_results_or_empty(dir) {
+        bail!(
+            "{} exists and does not hold realtime-lab results (no {}); choose another --out or move it",
+            dir.display(),
+            MARKERS.join(", ")
+        );
+    }
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = parent.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(tmp.clone());
+    let mut stage = Stage {
+        tmp: tmp.clone(),
+        written: Vec::new(),
+        stop_after: std::env::var(STOP_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    };
+    let result = prepare(&tmp, dir, keep).and_then(|()| fill(&mut stage));
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    pending.retain(|p| p != &tmp);
+    match result {
+        Ok(()) => swap(&tmp, dir, &parent, &name, n).inspect_err(|_| {
+            let _ = fs::remove_dir_all(&tmp);
+        })?,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    }
+    drop(pending);
+    Ok(stage.written.iter().map(|f| dir.join(f)).collect())
+}
+
+fn is_results_or_empty(dir: &Path) -> bool {
+    MARKERS.iter().any(|m| dir.join(m).is_file())
+        || fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+fn prepare(tmp: &Path, dir: &Path, keep: bool) -> anyhow::Result<()> {
+    fs::create_dir(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    if keep && dir.is_dir() {
+        for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::copy(entry.path(), tmp.join(entry.file_name()))
+                    .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Put `tmp` in the place of `dir` (the caller holds the lock).
+fn swap(tmp: &Path, dir: &Path, parent: &Path, name: &str, n: usize) -> anyhow::Result<()> {
+    if dir.exists() {
+        let old = parent.join(format!(".{name}.old-{}-{n}", std::process::id()));
+        fs::rename(dir, &old).with_context(|| format!("cannot move {} aside", dir.display()))?;
+        if let Err(e) = fs::rename(tmp, dir) {
+            let _ = fs::rename(&old, dir); // put the old set back
+            return Err(e).with_context(|| format!("cannot replace {}", dir.display()));
+        }
+        fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+    } else {
+        fs::rename(tmp, dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> Vec<(String, Vec<u8>)> {
+        ["summary.csv", "a.svg"]
+            .iter()
+            .map(|f| (f.to_string(), format!("{text} {f}").into_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn a_folder_is_replaced_whole_and_leaves_no_temporaries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        replace(&dir, false, |s| s.write_all(&set("old"))).unwrap();
+        fs::write(dir.join("stale.png"), b"x").unwrap();
+        replace(&dir, false, |s| s.write_all(&set("new"))).unwrap();
+        assert_eq!(fs::read(dir.join("a.svg")).unwrap(), b"new a.svg");
+        assert!(
+            !dir.join("stale.png").exists(),
+            "a file of the old set survived"
+        );
+        let names: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["run"], "temporary folders left behind");
+    }
+
+    #[test]
+    fn keep_carries_the_other_files_over() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        replace(&dir, false, |s| s.write_all(&set("old"))).unwrap();
+        replace(&dir, true, |s| s.write("a.svg", b"redrawn")).unwrap();
+        assert_eq!(fs::read(dir.join("a.svg")).unwrap(), b"redrawn");
+        assert_eq!(
+            fs::read(dir.join("summary.csv")).unwrap(),
+            b"old summary.csv"
+        );
+    }
+
+    #[test]
+    fn a_folder_that_does_not_hold_results_is_never_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("documents");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("thesis.tex"), b"precious").unwrap();
+        let e = replace(&dir, false, |s| s.write_all(&set("new")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not hold realtime-lab results"), "{e}");
+        assert_eq!(fs::read(dir.join("thesis.tex")).unwrap(), b"precious");
+    }
+}
