@@ -151,6 +151,6 @@ pub use runner::Written;
 pub use scenario::{Scenario, ScenarioError, Source};
 pub use sim::{
     check_seconds, AddressHold, ClientCtx, Event, Feed, Listener, LocalBoxFuture, Metered, Parked,
-    RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
+    Run, RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
 };
 pub use style::{okabe_ito, Dash, Look};

@@ -244,22 +244,14 @@ impl Default for Events {
     }
 }
 
-/// The top-level keys of a scenario file that are not strategy tables.
-pub(crate) const SCENARIO_KEYS: [&str; 14] = [
+/// The top-level fields of a scenario file that are not tables.
+pub(crate) const SCENARIO_FIELDS: [&str; 6] = [
     "name",
     "description",
     "seed",
     "duration_s",
     "warmup_s",
     "strategies",
-    "clients",
-    "events",
-    "network",
-    "http",
-    "upstream",
-    "privacy",
-    "simulation",
-    "sweep",
 ];
 
 /// The tables a scenario file may have besides strategy tables.
@@ -462,7 +454,9 @@ impl Scenario {
         let mut strategy_tables = BTreeMap::new();
         let others: Vec<String> = table
             .keys()
-            .filter(|k| !SCENARIO_KEYS.contains(&k.as_str()))
+            .filter(|k| {
+                !SCENARIO_FIELDS.contains(&k.as_str()) && !SCENARIO_TABLES.contains(&k.as_str())
+            })
             .cloned()
             .collect();
         for key in others {
@@ -472,10 +466,11 @@ impl Scenario {
                 }
                 Some(_) => {
                     return Err(format!(
-                        "`{}`{}: unknown field; a scenario has the fields {}, and a table `[<strategy id>]` per strategy",
-                        escape(&key),
+                        "`{}`{}: unknown field; a scenario has the fields {}, the tables {}, and a table `[<strategy id>]` per strategy",
+                        shown(&key),
                         locate::line_of(text, &[&key]),
-                        SCENARIO_KEYS.join(", ")
+                        SCENARIO_FIELDS.join(", "),
+                        SCENARIO_TABLES.join(", ")
                     ))
                 }
                 None => {}

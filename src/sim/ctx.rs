@@ -53,14 +53,54 @@ async fn wait_closing(closing: Rc<Closing>) {
     }
 }
 
-/// What a strategy's server may use.
+/// What the server and every client of one run share: the scenario, the strategy's settings
+/// and the end-of-run signal. Both contexts dereference to it, so `ctx.scenario()`,
+/// `ctx.settings()` and `ctx.closing()` work on either.
+pub struct Run {
+    pub(crate) scenario: Rc<Scenario>,
+    pub(crate) settings: Rc<Settings>,
+    pub(crate) closing: Rc<Closing>,
+}
+
+impl Run {
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// This strategy's settings table.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Resolves when the run is over: every event is delivered (or the grace period passed).
+    /// A server should then close its connections (a WebSocket close handshake, the end of
+    /// an event stream) — the harness keeps the simulation going briefly so that can happen —
+    /// and a client should stop.
+    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
+        wait_closing(self.closing.clone())
+    }
+
+    /// Whether the run is closing now.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_raised()
+    }
+}
+
+/// What a strategy's server may use (and, through [`Run`], the scenario, its settings and
+/// the end of the run).
 #[derive(Clone)]
 pub struct ServerCtx {
     pub(crate) feed: Feed,
     pub(crate) rec: RecorderHandle,
-    pub(crate) scenario: Rc<Scenario>,
-    pub(crate) settings: Rc<Settings>,
-    pub(crate) closing: Rc<Closing>,
+    pub(crate) run: Rc<Run>,
+}
+
+impl std::ops::Deref for ServerCtx {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.run
+    }
 }
 
 impl ServerCtx {
@@ -106,28 +146,6 @@ impl ServerCtx {
     /// payload) as received now: `upstream_messages`, `upstream_latency_mean_ms`.
     pub fn upstream_received(&self, created_ms: u64) {
         self.rec.borrow_mut().upstream_received(created_ms);
-    }
-
-    /// The scenario being run.
-    pub fn scenario(&self) -> &Scenario {
-        &self.scenario
-    }
-
-    /// This strategy's settings table.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// Resolves when the run is over: every event is delivered (or the grace period passed).
-    /// The server should then close its connections (a WebSocket close handshake, the end of
-    /// an event stream); the harness keeps the simulation going briefly so that can happen.
-    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
-        wait_closing(self.closing.clone())
-    }
-
-    /// Whether the run is closing now.
-    pub fn is_closing(&self) -> bool {
-        self.closing.is_raised()
     }
 
     /// Open a metered connection from the server to a client's address (a callback),
@@ -177,14 +195,13 @@ impl Drop for AddressHold {
     }
 }
 
-/// What one client may use.
+/// What one client may use (and, through [`Run`], the scenario, its settings and the end of
+/// the run).
 #[derive(Clone)]
 pub struct ClientCtx {
     pub(crate) id: usize,
     pub(crate) rec: RecorderHandle,
-    pub(crate) scenario: Rc<Scenario>,
-    pub(crate) settings: Rc<Settings>,
-    pub(crate) closing: Rc<Closing>,
+    pub(crate) run: Rc<Run>,
     pub(crate) host: Rc<str>,
     pub(crate) slot: u16,
     /// The harness's own random stream for this client (connect delays), shared by clones.
@@ -200,6 +217,13 @@ pub(crate) fn client_stream(seed: u64, id: usize, salt: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(((id as u64) << 32) | (salt & 0xffff_ffff));
     rng
+}
+
+impl std::ops::Deref for ClientCtx {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.run
+    }
 }
 
 impl ClientCtx {
@@ -268,21 +292,6 @@ impl ClientCtx {
     /// future had returned it.
     pub fn fail(&self, message: String) {
         self.rec.borrow_mut().client_failed(message);
-    }
-
-    /// The scenario being run.
-    pub fn scenario(&self) -> &Scenario {
-        &self.scenario
-    }
-
-    /// This strategy's settings table.
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// Resolves when the run is over (see [`ServerCtx::closing`]); a client should stop.
-    pub fn closing(&self) -> impl Future<Output = ()> + 'static {
-        wait_closing(self.closing.clone())
     }
 
     /// A random generator for this client, seeded from the scenario seed and the client id

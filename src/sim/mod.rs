@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context as _};
 
 pub(crate) use ctx::Closing;
-pub use ctx::{AddressHold, ClientCtx, Parked, ServerCtx};
+pub use ctx::{AddressHold, ClientCtx, Parked, Run, ServerCtx};
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
 pub use settings::{check_seconds, Settings, SettingsError};
@@ -137,17 +137,17 @@ pub fn run_observed(
         .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
     let closing = Rc::new(Closing::default());
 
-    let server_ctx = {
-        let feed = Feed::new(scenario, strategy.history(&settings), rec.clone());
-        ServerCtx {
-            feed,
-            rec: rec.clone(),
-            scenario: Rc::new(scenario.clone()),
-            settings: settings.clone(),
-            closing: closing.clone(),
-        }
+    let run = Rc::new(ctx::Run {
+        scenario: Rc::new(scenario.clone()),
+        settings: settings.clone(),
+        closing: closing.clone(),
+    });
+    let server_ctx = ServerCtx {
+        feed: Feed::new(scenario, strategy.history(&settings), rec.clone()),
+        rec: rec.clone(),
+        run: run.clone(),
     };
-    let scenario = server_ctx.scenario.clone();
+    let scenario = run.scenario.clone();
     sim.host("server", move || {
         let ctx = server_ctx.clone();
         let publisher = feed::publish(ctx.feed.clone(), ctx.scenario.clone(), ctx.rec.clone());
@@ -169,9 +169,7 @@ pub fn run_observed(
                 slot: slot as u16,
                 id,
                 rec: rec.clone(),
-                scenario: scenario.clone(),
-                settings: settings.clone(),
-                closing: closing.clone(),
+                run: run.clone(),
                 harness_rng: Rc::new(std::cell::RefCell::new(ctx::harness_stream(
                     scenario.seed,
                     id,
