@@ -105,7 +105,12 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
             Tol::RelOrAbs(r, 2.0)
         }
     };
-    let mut rows = Vec::new();
+    // every closed form assumes a lossless network: a lost or misdelivered event is a
+    // difference from theory, whatever the run's size
+    let mut rows = vec![
+        row("events lost", s.events_lost as f64, 0.0, Tol::Abs(0.0)),
+        row("misdelivered", s.misdelivered as f64, 0.0, Tol::Abs(0.0)),
+    ];
     // a finite run's request count is noisy when cycles vary (≈ cv/√requests): a difference
     // beyond tolerance is flagged only if the run is large enough to tell
     let request_noise = p.requests_per_s.map_or(0.0, |v| {

@@ -130,9 +130,10 @@ impl Lab {
                 self.complete(&mut point.scenario, source.text)
                     .map_err(|e| {
                         err(format!(
-                            "sweep point {} ({}): {e}",
+                            "sweep point {} ({}): {}",
                             point.index,
-                            label.join(", ")
+                            label.join(", "),
+                            crate::scenario::swept_hint(&e, &plan.keys, source.text)
                         ))
                     })?;
             }
@@ -298,8 +299,19 @@ impl Lab {
         crate::estimate::Plan { runs, jobs }
     }
 
+    /// Check a scenario again before running it: its fields are public, so a library caller
+    /// may have changed them after [`Lab::parse`] (a latency range with min above max would
+    /// otherwise reach the simulator).
+    fn recheck(&self, scenario: &Scenario) -> anyhow::Result<()> {
+        scenario
+            .recheck()
+            .and_then(|()| self.complete(&mut scenario.clone(), ""))
+            .map_err(|e| anyhow::anyhow!("the scenario {} is not valid: {e}", scenario.name))
+    }
+
     /// Simulate strategy `id` under `scenario` (one simulation, on this thread).
     pub fn run(&self, scenario: &Scenario, id: &str) -> anyhow::Result<RunResult> {
+        self.recheck(scenario)?;
         let strategy = self.find(id).ok_or_else(|| {
             anyhow::anyhow!(
                 "unknown strategy \"{}\"; known strategies: {}",
@@ -313,6 +325,7 @@ impl Lab {
     /// Simulate every strategy of `scenario` on up to `jobs` threads; the results, in the
     /// scenario's order, do not depend on `jobs`.
     pub fn simulate(&self, scenario: &Scenario, jobs: usize) -> anyhow::Result<Vec<RunResult>> {
+        self.recheck(scenario)?;
         let strategies = self.strategies_of(scenario)?;
         crate::runner::simulate(scenario, &strategies, jobs, &crate::runner::Silent)
     }

@@ -27,8 +27,10 @@
 //! #[derive(serde::Deserialize)]
 //! #[serde(deny_unknown_fields)]
 //! struct Knobs {
+//!     #[serde(default = "two_seconds")] // every setting needs a default: see `Strategy::check`
 //!     max_pause_s: f64,
 //! }
+//! fn two_seconds() -> f64 { 2.0 }
 //!
 //! impl Strategy for JitteredPolling {
 //!     fn id(&self) -> &'static str { "jittered-polling" }
@@ -140,8 +142,17 @@ pub mod strategies {
 
 /// The crates a strategy is written with, re-exported so that a strategy defined outside this
 /// crate (a notebook, an example) uses exactly the versions the simulator runs.
+///
+/// `serde`'s derive macros look for a crate named `serde`: add it to your own `Cargo.toml`
+/// (`serde = { version = "1", features = ["derive"] }`) to derive a settings type.
 pub mod deps {
+    pub use bytes;
+    pub use http;
+    pub use http_body_util;
+    pub use hyper;
     pub use rand;
+    pub use rand_chacha;
+    pub use serde;
     pub use tokio;
 }
 
@@ -154,3 +165,4 @@ pub use sim::{
     Run, RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
 };
 pub use style::{okabe_ito, Dash, Look};
+pub use sweep::Shard;

@@ -477,11 +477,6 @@ impl Recorder {
         self.publisher_done && self.delivered == self.generated
     }
 
-    /// Events generated so far (deliveries owed, counting each recipient).
-    pub fn generated(&self) -> u64 {
-        self.generated
-    }
-
     /// The per-second rows, from second 0.
     pub fn seconds(&self) -> &[SecondRow] {
         &self.seconds
@@ -498,6 +493,7 @@ impl Recorder {
         let window_s = (self.window.1 - self.window.0) as f64 / 1000.0;
         let app = w.app_bytes_up + w.app_bytes_down;
         let lat = LatencyStats::from_counts(&self.latency);
+        let delivered_in_window: u64 = self.latency.iter().sum();
         SummaryRow {
             strategy: strategy.to_string(),
             clients,
@@ -520,10 +516,12 @@ impl Recorder {
             app_bytes_down: w.app_bytes_down,
             payload_bytes: w.payload_bytes,
             overhead_bytes: app.saturating_sub(w.payload_bytes),
-            bytes_per_event: if w.events_created == 0 {
+            // per event *delivered* (created in the window): a strategy that loses events
+            // must not look cheap because the lost ones stay in the divisor
+            bytes_per_event: if delivered_in_window == 0 {
                 0.0
             } else {
-                round3(app as f64 / w.events_created as f64)
+                round3(app as f64 / delivered_in_window as f64)
             },
             upstream_messages: w.upstream_messages,
             upstream_latency_mean_ms: if w.upstream_messages == 0 {
@@ -535,10 +533,10 @@ impl Recorder {
             packets: w.packets,
             wire_bytes_up: w.wire_up,
             wire_bytes_down: w.wire_down,
-            wire_bytes_per_event: if w.events_created == 0 {
+            wire_bytes_per_event: if delivered_in_window == 0 {
                 0.0
             } else {
-                round3((w.wire_up + w.wire_down) as f64 / w.events_created as f64)
+                round3((w.wire_up + w.wire_down) as f64 / delivered_in_window as f64)
             },
             addresses_retained_peak: w.retained_peak,
             address_seconds: round3(w.address_ms as f64 / 1000.0),
@@ -645,7 +643,8 @@ pub struct SummaryRow {
     pub payload_bytes: u64,
     /// `app_bytes_up + app_bytes_down - payload_bytes`: headers and framing.
     pub overhead_bytes: u64,
-    /// Window application bytes (both ways) per event created in the window.
+    /// Window application bytes (both ways) per event created in the window and delivered
+    /// (lost events are not in the divisor; 0 if none was delivered).
     pub bytes_per_event: f64,
     /// Upstream messages created in the window that reached the server.
     pub upstream_messages: u64,
@@ -660,7 +659,7 @@ pub struct SummaryRow {
     pub wire_bytes_up: u64,
     /// Modelled wire bytes server → client.
     pub wire_bytes_down: u64,
-    /// `(wire_bytes_up + wire_bytes_down)` per event created in the window.
+    /// `(wire_bytes_up + wire_bytes_down)` per event created in the window and delivered.
     pub wire_bytes_per_event: f64,
     /// Most distinct client addresses the server held at once to do its job (window).
     pub addresses_retained_peak: u64,

@@ -200,17 +200,22 @@ pub(crate) fn write_results(
 }
 
 /// The charts of a results folder, drawn from its CSV files (in memory).
-fn charts_of(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn charts_of(
+    dir: &Path,
+    name: &str,
+    looks: &Looks,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
     let data = output::charts::ChartData::read(dir, name, &conditions, looks)?;
     output::charts::render_all(&data).with_context(|| format!("drawing the charts of {name}"))
 }
 
-/// (Re)draw the charts of a results folder from its CSV files. Everything is read, checked
-/// and drawn before the folder is touched; then it is replaced at once.
-pub(crate) fn draw_charts(dir: &Path, name: &str, looks: &Looks) -> anyhow::Result<Vec<PathBuf>> {
-    let charts = charts_of(dir, name, looks)?;
-    output::folder::replace(dir, true, |stage| stage.write_all(&charts))
+/// Replace the chart files of a results folder (the rest is kept), at once.
+pub(crate) fn replace_charts(
+    dir: &Path,
+    charts: &[(String, Vec<u8>)],
+) -> anyhow::Result<Vec<PathBuf>> {
+    output::folder::replace(dir, true, |stage| stage.write_all(charts))
 }
 
 /// Write a sweep's `sweep.csv`, `sweep_*` charts and `extra` files (the shard's identity)

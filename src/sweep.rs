@@ -121,6 +121,9 @@ pub struct ShardInfo {
     pub shards: usize,
     /// Points in the whole sweep.
     pub points: usize,
+    /// The strategies of every point, in order (one row each per point).
+    #[serde(default)]
+    pub strategies: Vec<String>,
 }
 
 /// File holding a shard's [`ShardInfo`].
@@ -136,6 +139,11 @@ impl ShardInfo {
             shard: shard.index,
             shards: shard.count,
             points: plan.points.len(),
+            strategies: plan
+                .points
+                .first()
+                .map(|p| p.scenario.strategies.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -169,40 +177,68 @@ fn read_info(dir: &Path) -> anyhow::Result<ShardInfo> {
             path.display()
         )
     })?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+    let info: ShardInfo = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            path.display(),
+            crate::scenario::shown(e.to_string().trim())
+        )
+    })?;
+    if info.points == 0
+        || info.points > crate::scenario::sweep::MAX_POINTS
+        || info.shards == 0
+        || info.shards > info.points
+        || info.shard >= info.shards
+    {
+        bail!(
+            "{}: shard {} of {} over {} points is not what `run --shard` writes (0 ≤ shard < shards ≤ points ≤ {})",
+            path.display(),
+            info.shard,
+            info.shards,
+            info.points,
+            crate::scenario::sweep::MAX_POINTS
+        );
+    }
+    Ok(info)
+}
+
+/// What must agree between the shards of one sweep.
+fn identity(i: &ShardInfo) -> (&str, &str, usize, usize, &[String]) {
+    (
+        &i.scenario,
+        &i.fingerprint,
+        i.shards,
+        i.points,
+        &i.strategies,
+    )
 }
 
 /// Join the `sweep.csv` of shard folders into one, ordered by point as an unsharded run
 /// writes it, with the merged [`ShardInfo`]. Refuses shards of different sweeps, a missing or
-/// repeated shard, a point in the wrong shard or twice, and differing columns.
+/// repeated shard, a point in the wrong shard, a missing or repeated row, a cell that is not a
+/// number, and differing columns.
 pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
     let mut first: Option<ShardInfo> = None;
     let mut seen_shards = std::collections::BTreeMap::new();
     for dir in shard_dirs {
         let info = read_info(dir)?;
         if let Some(f) = &first {
-            if (&f.fingerprint, f.shards, f.points) != (&info.fingerprint, info.shards, info.points)
-            {
+            if identity(f) != identity(&info) {
                 bail!(
-                    "{} holds shard {}/{} of another sweep than {} (scenario `{}`, fingerprint {}, not `{}`, {}): merge shards of one `run --shard` only",
+                    "{} holds shard {}/{} of a sweep of {} points (scenario `{}`, fingerprint {}), but {} is a shard of {} of {} points (scenario `{}`, fingerprint {}): merge the shards of one `run --shard` only",
                     dir.display(),
                     info.shard,
                     info.shards,
+                    info.points,
+                    crate::scenario::shown(&info.scenario),
+                    crate::scenario::shown(&info.fingerprint),
                     shard_dirs[0].display(),
-                    crate::scenario::escape(&info.scenario),
-                    info.fingerprint,
-                    crate::scenario::escape(&f.scenario),
-                    f.fingerprint
+                    f.shards,
+                    f.points,
+                    crate::scenario::shown(&f.scenario),
+                    crate::scenario::shown(&f.fingerprint)
                 );
             }
-        }
-        if info.shards == 0 || info.shard >= info.shards {
-            bail!(
-                "{}: shard {} of {} is not a shard",
-                dir.join(SHARD_FILE).display(),
-                info.shard,
-                info.shards
-            );
         }
         if let Some(other) = seen_shards.insert(info.shard, dir.clone()) {
             bail!(
@@ -218,6 +254,7 @@ pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
     let info = first.context("no shard folders given")?;
     let missing: Vec<String> = (0..info.shards)
         .filter(|k| !seen_shards.contains_key(k))
+        .take(10)
         .map(|k| format!("{k}/{}", info.shards))
         .collect();
     if !missing.is_empty() {
@@ -234,21 +271,45 @@ pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
     for (&k, dir) in &seen_shards {
         let path = dir.join("sweep.csv");
         let (h, records) = crate::output::read::records(&path)?;
-        if h.get(0) != Some("point") {
-            bail!(
-                "{}: line 1: not a sweep.csv (no `point` column)",
-                path.display()
-            );
-        }
+        let strategy_col = h
+            .iter()
+            .position(|c| c == "strategy")
+            .filter(|_| h.get(0) == Some("point"))
+            .with_context(|| {
+                format!(
+                    "{}: line 1: not a sweep.csv (`point` first, a `strategy` column)",
+                    path.display()
+                )
+            })?;
         match &header {
-            None => header = Some(h),
+            None => header = Some(h.clone()),
             Some(first) if *first != h => bail!(
                 "{}: line 1: its columns differ from the other shards'",
                 path.display()
             ),
             _ => {}
         }
+        let mut seen = std::collections::BTreeSet::new();
         for (line, rec) in records {
+            for (value, column) in rec.iter().zip(h.iter()) {
+                if column != "strategy" && value.trim().parse::<f64>().is_err() {
+                    bail!(
+                        "{}: line {line}, column `{}`: \"{}\" is not a number",
+                        path.display(),
+                        crate::scenario::shown(column),
+                        crate::scenario::shown(value)
+                    );
+                }
+            }
+            let strategy = rec.get(strategy_col).unwrap_or("").to_string();
+            if !info.strategies.is_empty() && !info.strategies.contains(&strategy) {
+                bail!(
+                    "{}: line {line}: strategy `{}` is not one of the sweep's ({})",
+                    path.display(),
+                    crate::scenario::shown(&strategy),
+                    info.strategies.join(", ")
+                );
+            }
             let point: usize = rec
                 .get(0)
                 .and_then(|p| p.parse().ok())
@@ -257,12 +318,34 @@ pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
                     format!(
                         "{}: line {line}: point {} does not belong to shard {k}/{} of {} points",
                         path.display(),
-                        crate::scenario::escape(rec.get(0).unwrap_or("")),
+                        crate::scenario::shown(rec.get(0).unwrap_or("")),
                         info.shards,
                         info.points
                     )
                 })?;
+            if !seen.insert((point, strategy.clone())) {
+                bail!(
+                    "{}: line {line}: point {point} of `{}` is there twice",
+                    path.display(),
+                    crate::scenario::shown(&strategy)
+                );
+            }
             rows.push((point, line, rec));
+        }
+        // every point of this shard, with every strategy
+        if !info.strategies.is_empty() {
+            let expected =
+                (0..info.points).filter(|p| p % info.shards == k).count() * info.strategies.len();
+            if seen.len() != expected {
+                bail!(
+                    "{}: {} rows, but shard {k}/{} of {} points × {} strategies has {expected}: rows are missing",
+                    path.display(),
+                    seen.len(),
+                    info.shards,
+                    info.points,
+                    info.strategies.len()
+                );
+            }
         }
     }
     rows.sort_by_key(|(point, line, _)| (*point, *line));
@@ -277,6 +360,27 @@ pub fn merge(shard_dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, ShardInfo)> {
         ..info
     };
     Ok((w.into_inner()?, merged))
+}
+
+/// The charts of a results folder, drawn (in memory) from its CSV files: a run's
+/// (`summary.csv` …) or a sweep's (`sweep.csv`).
+pub(crate) fn charts_of_folder(
+    dir: &Path,
+    looks: &crate::output::palette::Looks,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let folder = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    if dir.join("sweep.csv").is_file() && !dir.join("summary.csv").exists() {
+        let title = std::fs::read_to_string(dir.join(SHARD_FILE))
+            .ok()
+            .and_then(|t| toml::from_str::<ShardInfo>(&t).ok())
+            .map_or(folder, |i| i.scenario);
+        let data = crate::output::charts::sweep::SweepData::read(&dir.join("sweep.csv"), looks)?;
+        return crate::output::charts::sweep::render_all(&data, &title);
+    }
+    crate::runner::charts_of(dir, &folder, looks)
 }
 
 /// Where a sweep's files go.

@@ -118,13 +118,15 @@ fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.iter().all(|n| !n.starts_with('.')),
+        names
+            .iter()
+            .all(|n| !n.starts_with('.') || n == ".realtime-lab"),
         "temporary files left: {names:?}"
     );
     assert_eq!(
         names.len(),
-        5 + 1 + 8,
-        "5 CSV (with model.csv), conditions.txt, 4 charts × PNG/SVG: {names:?}"
+        5 + 1 + 8 + 1,
+        "5 CSV (with model.csv), conditions.txt, 4 charts × PNG/SVG, the marker: {names:?}"
     );
 }
 

@@ -79,13 +79,17 @@ fn mutate(text: &str, rng: &mut Rand) -> (String, &'static str) {
             "random bytes (invalid TOML)"
         }
         7 => {
-            lines.insert(
-                i,
-                format!("name = \"{}\"", "x".repeat(rng.random_range(1..5000))),
-            );
+            // the name made huge (or a huge description for a file without a name line)
+            let huge = "x".repeat(rng.random_range(1..5000));
+            match lines.iter().position(|l| l.starts_with("name")) {
+                Some(n) => lines[n] = format!("name = \"{huge}\""),
+                None => lines.insert(0, format!("description = \"{huge}\"")),
+            }
             "huge string"
         }
         _ => {
+            // a new [sweep] (an existing one is dropped: a second table is invalid TOML)
+            lines.retain(|l| l.trim() != "[sweep]");
             lines.push("[sweep]".into());
             for k in 0..rng.random_range(1..70) {
                 lines.push(format!("\"events.payload_bytes{k}\" = [100, 200]"));

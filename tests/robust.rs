@@ -128,7 +128,7 @@ fn merge_refuses_gaps_mixtures_and_absurd_numbers() {
     exits_2(&merge(&["a0/m", "a1/m"]), &["shard 2/3", "missing"]);
     exits_2(
         &merge(&["a0/m", "a1/m", "b2/m"]),
-        &["b2/m", "another sweep"],
+        &["b2/m", "merge the shards of one"],
     );
     exits_2(&merge(&["a0/m", "a0/m", "a1/m"]), &["given twice"]);
     assert!(
@@ -311,8 +311,12 @@ fn an_interrupted_write_leaves_the_old_folder_whole() {
     assert!(o.status.success());
     let dir = root.path().join("out/r");
     let old = snapshot(&dir);
-    assert_eq!(old.len(), 14, "5 CSV, conditions.txt, 8 charts");
-    for k in 0..old.len() {
+    assert_eq!(
+        old.len(),
+        15,
+        "5 CSV, conditions.txt, 8 charts, the .realtime-lab marker"
+    );
+    for k in 0..old.len() - 1 {
         let o = Command::new(env!("CARGO_BIN_EXE_realtime-lab"))
             .args(["run", "-q", "s.toml", "--out", "out", "--seed", "2"])
             .env("REALTIME_LAB_TEST_STOP_AFTER_FILES", k.to_string())
@@ -338,7 +342,7 @@ fn an_interrupted_write_leaves_the_old_folder_whole() {
     let new = snapshot(&dir);
     assert_eq!(new.len(), old.len());
     for ((name, a), (_, b)) in old.iter().zip(&new) {
-        if name != "model.csv" {
+        if name != "model.csv" && name != ".realtime-lab" {
             assert!(a != b, "{name} was not rewritten");
         }
     }
@@ -372,4 +376,134 @@ fn sigint_exits_130_and_leaves_nothing() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!root.path().join("out").exists() || entries(&root.path().join("out")).is_empty());
+}
+
+/// Ctrl-C at many moments of the write phase (a real SIGINT, sent 0 to 60 ms after the
+/// temporary folder appears): whatever the moment, the folder is the whole old set or the
+/// whole new one, and no temporary or set-aside folder is left.
+#[cfg(unix)]
+#[test]
+fn sigint_during_the_write_phase_never_tears_the_folder() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("s.toml"), SMALL).unwrap();
+    let o = realtime_lab(&["run", "-q", "s.toml", "--out", "out"], root.path());
+    assert!(o.status.success());
+    let dir = root.path().join("out/r");
+    let old = snapshot(&dir);
+    let mut interrupted = 0;
+    for (k, delay_ms) in (0..=60).step_by(6).enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-lab"))
+            .args(["run", "-q", "s.toml", "--out", "out", "--seed"])
+            .arg((10 + k).to_string())
+            .current_dir(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !entries(&root.path().join("out"))
+            .iter()
+            .any(|e| e.starts_with(".r.tmp"))
+            && started.elapsed() < Duration::from_secs(10)
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        assert!(matches!(status.code(), Some(0) | Some(130)), "{status:?}");
+        assert_eq!(
+            entries(&root.path().join("out")),
+            ["r"],
+            "delay {delay_ms} ms: leftovers"
+        );
+        let now = snapshot(&dir);
+        let names = |s: &[(String, Vec<u8>)]| s.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&now),
+            names(&old),
+            "delay {delay_ms} ms: a partial set"
+        );
+        if status.code() == Some(130) {
+            assert!(
+                now == old,
+                "delay {delay_ms} ms: interrupted, yet the folder changed"
+            );
+            interrupted += 1;
+        }
+    }
+    // the write phase (charts of two strategies) lasts long enough to be hit
+    assert!(
+        interrupted >= 3,
+        "only {interrupted} of 11 runs were interrupted"
+    );
+}
+
+/// A hand-edited `shard.txt` or a truncated shard is refused (no abort, nothing written); a
+/// shard that would have no point is refused before running; a sweep folder can be redrawn.
+#[test]
+fn shards_are_checked_and_sweep_folders_redrawn() {
+    let root = tempfile::tempdir().unwrap();
+    let sweep = "name = \"m\"\nduration_s = 5\nstrategies = [\"websocket\", \"sse\"]\n[clients]\ncount = 4\n\
+                 [events]\nrate_per_client_per_s = 1\n[sweep]\nclients = [2, 3, 4]\n";
+    std::fs::write(root.path().join("a.toml"), sweep).unwrap();
+    exits_2(
+        &realtime_lab(&["run", "-q", "a.toml", "--shard", "3/4"], root.path()),
+        &["--shard 3/4", "3 points"],
+    );
+    for (out, shard) in [("a0", "0/2"), ("a1", "1/2")] {
+        let o = realtime_lab(
+            &["run", "-q", "a.toml", "--out", out, "--shard", shard],
+            root.path(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let info = root.path().join("a1/m/shard.txt");
+    let text = std::fs::read_to_string(&info).unwrap();
+    std::fs::write(&info, text.replace("shards = 2", "shards = 1000000000000")).unwrap();
+    exits_2(
+        &realtime_lab(&["merge", "a0/m", "a1/m", "--out", "x"], root.path()),
+        &["shard.txt", "points"],
+    );
+    std::fs::write(&info, &text).unwrap();
+    let csv = root.path().join("a1/m/sweep.csv");
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, rows.lines().next().unwrap().to_string() + "\n").unwrap();
+    exits_2(
+        &realtime_lab(&["merge", "a0/m", "a1/m", "--out", "x"], root.path()),
+        &["a1/m/sweep.csv", "rows are missing"],
+    );
+    std::fs::write(&csv, rows.replacen(",sse,", ",websocket,", 1)).unwrap();
+    exits_2(
+        &realtime_lab(&["merge", "a0/m", "a1/m", "--out", "x"], root.path()),
+        &["there twice"],
+    );
+    assert!(!root.path().join("x").exists());
+    std::fs::write(&csv, &rows).unwrap();
+    let o = realtime_lab(&["merge", "a0/m", "a1/m", "--out", "x"], root.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = realtime_lab(&["chart", "x"], root.path());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    exits_2(
+        &realtime_lab(
+            &[
+                "run",
+                "-q",
+                "a.toml",
+                "--strategy",
+                "sse",
+                "--strategy",
+                "sse",
+            ],
+            root.path(),
+        ),
+        &["given twice"],
+    );
+    exits_2(
+        &realtime_lab(&["run", "-q", "a.toml", "a.toml"], root.path()),
+        &["two scenarios are named `m`"],
+    );
 }

@@ -43,9 +43,10 @@ enum Failure {
 pub fn main_with(lab: Lab) -> ExitCode {
     // fails only if a handler is already set (a program calling this twice): keep that one
     let _ = ctrlc::set_handler(|| {
-        crate::output::folder::interrupted();
-        eprintln!("interrupted: no result folder was changed by the unfinished write");
-        std::process::exit(130);
+        crate::output::folder::interrupted(
+            130,
+            "interrupted: no result folder was changed by the unfinished write",
+        )
     });
     ExitCode::from(run_with(lab, std::env::args_os()))
 }
@@ -122,6 +123,8 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Chart { dirs } => {
+            // read, check and draw every folder before writing any: all or nothing
+            let mut drawn = Vec::new();
             for dir in &dirs {
                 if !dir.is_dir() {
                     return Err(Failure::Input(anyhow::anyhow!(
@@ -129,12 +132,12 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
                         dir.display()
                     )));
                 }
-                let name = dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "results".into());
-                let files =
-                    crate::runner::draw_charts(dir, &name, &lab.looks()).map_err(Failure::Input)?;
+                let charts =
+                    crate::sweep::charts_of_folder(dir, &lab.looks()).map_err(Failure::Input)?;
+                drawn.push((dir, charts));
+            }
+            for (dir, charts) in drawn {
+                let files = crate::runner::replace_charts(dir, &charts).map_err(Failure::Run)?;
                 println!("{}: drew {} files", dir.display(), files.len());
             }
             Ok(())
@@ -144,6 +147,12 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             for path in &scenarios {
                 let s = lab.load(path).map_err(|e| Failure::Input(e.into()))?;
                 let plan = lab.estimate(&s, None, default_jobs());
+                plan.check(&budget).map_err(|e| {
+                    Failure::Input(anyhow::anyhow!(
+                        "{}: {e}",
+                        crate::scenario::escape(&path.display().to_string())
+                    ))
+                })?;
                 println!(
                     "{}: ok ({}: {} clients, {} s, strategies {})\n  {}",
                     crate::scenario::escape(&path.display().to_string()),
@@ -153,12 +162,6 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
                     s.strategies.join(", "),
                     plan.describe()
                 );
-                plan.check(&budget).map_err(|e| {
-                    Failure::Input(anyhow::anyhow!(
-                        "{}: {e}",
-                        crate::scenario::escape(&path.display().to_string())
-                    ))
-                })?;
             }
             Ok(())
         }
@@ -188,13 +191,40 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
     for path in &args.scenarios {
         loaded.push(lab.load(path).map_err(|e| Failure::Input(e.into()))?);
     }
-    for id in &args.strategies {
+    for (i, id) in args.strategies.iter().enumerate() {
+        if args.strategies[..i].contains(id) {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--strategy {}: given twice",
+                crate::scenario::shown(id)
+            )));
+        }
         if lab.find(id).is_none() {
             return Err(Failure::Input(anyhow::anyhow!(
                 "--strategy {}: unknown strategy; known strategies: {}",
                 crate::scenario::escape(id),
                 lab.ids().join(", ")
             )));
+        }
+    }
+    for (i, s) in loaded.iter().enumerate() {
+        if loaded[..i].iter().any(|o| o.name == s.name) {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "two scenarios are named `{}`: both would write {}; give one another name",
+                s.name,
+                args.out.join(&s.name).display()
+            )));
+        }
+        if let (Some(plan), Some(shard)) = (&s.sweep, args.shard) {
+            if shard.count > plan.points.len() {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "--shard {}/{}: {} has {} points, so at most {} shards (some shard would have no point)",
+                    shard.index,
+                    shard.count,
+                    s.name,
+                    plan.points.len(),
+                    plan.points.len()
+                )));
+            }
         }
     }
     if args.shard.is_some() && loaded.iter().any(|s| s.sweep.is_none()) {

@@ -7,9 +7,9 @@
 //! same lock as the interrupt handler ([`interrupted`]), which removes every temporary folder
 //! still registered and exits; an interrupt during the swap waits for it to finish.
 //!
-//! A folder is only ever replaced if it is empty or holds results (a `summary.csv`,
-//! `sweep.csv`, `conditions.txt` or `shard.txt`): `--out ~` with a scenario named like one of
-//! your own folders is refused rather than destroying it.
+//! A folder is only ever replaced if it is empty or holds realtime-lab results (every set
+//! carries a `.realtime-lab` file; older sets a `conditions.txt` or `shard.txt`): `--out ~`
+//! with a scenario named like one of your own folders is refused rather than destroying it.
 
 use std::fs;
 use std::io::Write as _;
@@ -22,20 +22,29 @@ use anyhow::{bail, Context};
 /// Temporary folders being written; the lock is also held while a folder is swapped in.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Files that mark a folder as realtime-lab results.
-const MARKERS: [&str; 4] = ["summary.csv", "sweep.csv", "conditions.txt", "shard.txt"];
+/// The file every result set carries, so a folder is known to be realtime-lab's own.
+pub(crate) const MARKER: &str = ".realtime-lab";
+
+/// Files that mark a folder as realtime-lab results: the marker, or what sets written before
+/// it existed always had.
+const MARKERS: [&str; 3] = [MARKER, "conditions.txt", "shard.txt"];
 
 /// Environment variable of the interrupt test: stop as an interrupt would after writing this
 /// many files of a set (see `tests/interrupt.rs`).
 pub(crate) const STOP_AFTER_ENV: &str = "REALTIME_LAB_TEST_STOP_AFTER_FILES";
 
-/// Remove every temporary folder still being written (the interrupt handler calls this, then
-/// exits). Waits for a swap in progress.
-pub(crate) fn interrupted() {
+/// The interrupt handler: wait for a swap in progress, remove every temporary folder still
+/// being written, print `message` and exit with `code` — all while holding the lock, so no
+/// other thread can start a swap or a temporary folder between the clean-up and the exit.
+pub(crate) fn interrupted(code: i32, message: &str) -> ! {
     let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     for dir in pending.drain(..) {
         let _ = fs::remove_dir_all(dir);
     }
+    if !message.is_empty() {
+        eprintln!("{message}");
+    }
+    std::process::exit(code);
 }
 
 /// A temporary folder being filled, to be swapped in for the real one.
@@ -55,8 +64,7 @@ impl Stage {
     pub(crate) fn write(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         if self.stop_after == Some(self.written.len()) {
             // the test hook: behave exactly as the interrupt handler does
-            interrupted();
-            std::process::exit(130);
+            interrupted(130, "");
         }
         let path = self.tmp.join(name);
         let mut f =
@@ -92,7 +100,8 @@ pub(crate) fn replace(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if dir.exists() && !is_results_or_empty(dir) {
+    // a redraw (`keep`) works on a folder whose CSV files were just read
+    if dir.exists() && !keep && !is_results_or_empty(dir) {
         bail!(
             "{} exists and does not hold realtime-lab results (no {}); choose another --out or move it",
             dir.display(),
@@ -102,18 +111,31 @@ pub(crate) fn replace(
     fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = parent.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    PENDING
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(tmp.clone());
+    {
+        // registered and created under the lock: the interrupt handler sees it or it does not
+        // exist yet (and then the handler exits before it can be created)
+        let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+        fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        pending.push(tmp.clone());
+    }
     let mut stage = Stage {
         tmp: tmp.clone(),
         written: Vec::new(),
-        stop_after: std::env::var(STOP_AFTER_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok()),
+        // the test hook exists only in debug builds (the test suite's)
+        stop_after: if cfg!(debug_assertions) {
+            std::env::var(STOP_AFTER_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok())
+        } else {
+            None
+        },
     };
-    let result = prepare(&tmp, dir, keep).and_then(|()| fill(&mut stage));
+    let result = prepare(&tmp, dir, keep)
+        .and_then(|()| fill(&mut stage))
+        .and_then(|()| {
+            fs::write(tmp.join(MARKER), "results written by realtime-lab\n")
+                .with_context(|| format!("cannot write {}", tmp.display()))
+        });
     let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     pending.retain(|p| p != &tmp);
     match result {
@@ -135,7 +157,6 @@ fn is_results_or_empty(dir: &Path) -> bool {
 }
 
 fn prepare(tmp: &Path, dir: &Path, keep: bool) -> anyhow::Result<()> {
-    fs::create_dir(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     if keep && dir.is_dir() {
         for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let entry = entry?;

@@ -13,32 +13,10 @@
 //! runs. Points are numbered in a fixed order (keys in file order, later keys varying fastest,
 //! seeds fastest of all), which `--shard` and `merge` rely on.
 
-use super::Scenario;
+pub use super::types::{SweepPlan, SweepPoint};
 
 /// Most points one sweep may have.
 pub const MAX_POINTS: usize = 2_000;
-
-/// The expanded sweep of a scenario file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepPlan {
-    /// Swept keys, as dotted paths (`clients.count`, `events.rate_per_client_per_s`, …).
-    pub keys: Vec<String>,
-    /// Every point, in order.
-    pub points: Vec<SweepPoint>,
-}
-
-/// One point of a sweep.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SweepPoint {
-    /// Position in the sweep (0-based).
-    pub index: usize,
-    /// The value of each swept key, in the order of [`SweepPlan::keys`].
-    pub values: Vec<f64>,
-    /// The seed of this point.
-    pub seed: u64,
-    /// The complete scenario of this point.
-    pub scenario: Scenario,
-}
 
 /// The dotted path a sweep key stands for.
 pub fn canonical(key: &str) -> String {
@@ -75,7 +53,7 @@ pub fn numbers(value: &toml::Value) -> Result<Vec<toml::Value>, String> {
         if !(v.is_integer() || v.as_float().is_some_and(f64::is_finite)) {
             return Err(format!(
                 "{} is not a finite number; a sweep varies numeric keys",
-                super::escape(&v.to_string())
+                super::types::escape(&v.to_string())
             ));
         }
     }

@@ -1,9 +1,10 @@
 //! Range and consistency checks on a parsed scenario. Each message names the field, its line
 //! where it can be found, the value given and what is allowed.
 
-use super::{
-    locate::line_of, Fanout, HeaderProfile, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S,
-    MAX_PAYLOAD_BYTES,
+use super::de::HeaderProfile;
+use super::locate::line_of;
+use super::types::{
+    escape, shown, Fanout, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
 use crate::protocol::{http_heads, payload};
 
@@ -21,7 +22,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
         return Err(format!(
             "{}: \"{}\" is not allowed; use 1 to 64 lowercase letters, digits and '-' (it names the output folder)",
             at(&["name"]),
-            super::shown(&s.name)
+            shown(&s.name)
         ));
     }
     seconds(&at(&["duration_s"]), s.duration_s, 1.0, MAX_DURATION_S)?;
@@ -45,7 +46,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
             return Err(format!(
                 "{}: \"{}\" is listed twice",
                 at(&["strategies", &i.to_string()]),
-                super::escape(id)
+                escape(id)
             ));
         }
     }
@@ -181,7 +182,7 @@ fn check_types(types: &[String], field: &str) -> Result<(), String> {
         if !ok {
             return Err(format!(
                 "{field}: \"{}\" is not allowed; use 1 to 32 lowercase letters, digits, '-' or '_'",
-                super::shown(t)
+                shown(t)
             ));
         }
         if types[..i].contains(t) {

@@ -20,7 +20,7 @@ use super::{Feed, Listener, Metered};
 use crate::metrics::RecorderHandle;
 use crate::scenario::{Latency, Scenario};
 
-/// The end-of-run signal the harness raises once (see [`ServerCtx::closing`]).
+/// The end-of-run signal the harness raises once (see [`Run::closing`]).
 ///
 /// Not a `tokio::sync::watch`: its waiters are spread over shards chosen by tokio's
 /// thread-local RNG, so tasks would wake in an order that differs from run to run.
@@ -116,6 +116,14 @@ impl ServerCtx {
     /// The events waiting for each client.
     pub fn feed(&self) -> &Feed {
         &self.feed
+    }
+
+    /// The server's own random generator, seeded from the scenario seed (a stream apart from
+    /// every client's and the publisher's). Each call starts it afresh: keep it.
+    pub fn rng(&self) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.scenario.seed);
+        rng.set_stream(0xffff_fffe_0000_0000);
+        rng
     }
 
     /// Count one request received. The shared HTTP server ([`crate::strategies::http::serve`])
@@ -300,11 +308,18 @@ impl ClientCtx {
         self.rng_for(0)
     }
 
-    /// Independent random streams of this client, one per `salt` (below 2³¹; higher salts
-    /// are the harness's own). Each call starts the stream afresh: keep the generator if you
-    /// need many numbers.
+    /// Independent random streams of this client, one per `salt`. Salts 1 to 15 are taken by
+    /// the shared building blocks (1: upstream messages, 3: NAT, 4: WebSocket masks); use 16
+    /// and up for your own. Salts from 2³¹ are the harness's own.
+    ///
+    /// # Panics
+    /// If `salt` is 2³¹ or more (a programming error).
     pub fn rng_for(&self, salt: u64) -> ChaCha8Rng {
-        client_stream(self.scenario.seed, self.id, salt % HARNESS_SALTS)
+        assert!(
+            salt < HARNESS_SALTS,
+            "rng_for: salt {salt} is reserved; use salts below 2^31"
+        );
+        client_stream(self.scenario.seed, self.id, salt)
     }
 }
 

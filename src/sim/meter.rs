@@ -26,7 +26,7 @@ pub struct Metered {
 
 impl Metered {
     /// The client end of a connection: its writes travel up.
-    pub fn client(inner: TcpStream, rec: RecorderHandle) -> Metered {
+    pub(crate) fn client(inner: TcpStream, rec: RecorderHandle) -> Metered {
         let capture = {
             let mut r = rec.borrow_mut();
             r.connection_opened();
@@ -43,7 +43,7 @@ impl Metered {
     }
 
     /// The server end of a connection: its writes travel down.
-    pub fn server(inner: TcpStream, rec: RecorderHandle) -> Metered {
+    pub(crate) fn server(inner: TcpStream, rec: RecorderHandle) -> Metered {
         let capture = {
             let mut r = rec.borrow_mut();
             r.open_connections(1);
@@ -59,7 +59,7 @@ impl Metered {
     }
 
     /// A connection a client accepted (a server callback): its writes travel up.
-    pub fn accepted_by_client(inner: TcpStream, rec: RecorderHandle) -> Metered {
+    pub(crate) fn accepted_by_client(inner: TcpStream, rec: RecorderHandle) -> Metered {
         Metered {
             inner,
             sends: Direction::Up,
@@ -71,7 +71,7 @@ impl Metered {
 
     /// A connection the server opened to a client (a callback): its writes travel down, it
     /// counts as open at the server, and its handshake goes the other way.
-    pub fn server_outbound(inner: TcpStream, rec: RecorderHandle) -> Metered {
+    pub(crate) fn server_outbound(inner: TcpStream, rec: RecorderHandle) -> Metered {
         {
             let mut r = rec.borrow_mut();
             r.connection_opened();

@@ -23,7 +23,7 @@ pub struct SettingsError {
 
 impl Settings {
     /// The table of strategy `id`.
-    pub fn new(id: &str, table: toml::Table) -> Settings {
+    pub(crate) fn new(id: &str, table: toml::Table) -> Settings {
         Settings {
             id: id.to_string(),
             table,

@@ -47,7 +47,9 @@ pub trait Strategy: Sync {
     fn summary(&self) -> &'static str;
 
     /// Check the `[id]` table when a scenario is parsed — before anything runs, for the
-    /// scenario and for every point of a sweep. Parse it with [`Settings::parse`] (a settings
+    /// scenario and for every point of a sweep. It is called for *every* strategy of the
+    /// [`crate::Lab`], with an empty table when the scenario has none for it: every setting
+    /// needs a default, or the lab refuses scenarios that do not mention the strategy. Parse it with [`Settings::parse`] (a settings
     /// type with `#[serde(deny_unknown_fields)]` names a misspelled key) and range-check it;
     /// return the field and what is allowed, and the user sees file, field, line and exit 2.
     ///
@@ -74,7 +76,8 @@ pub trait Strategy: Sync {
 
     /// What theory predicts for this strategy under `scenario` (build it with the shared
     /// maths in [`crate::model`]), or `None` (the default) if there is no closed form. Called
-    /// once per scenario for `model.csv`, the theory marks on the charts and `run --check`.
+    /// once per scenario for `model.csv`, the theory marks on the charts and `run --check`,
+    /// and by the cost estimate ([`crate::Lab::estimate`]), whose request count it provides.
     fn model(&self, _scenario: &Scenario, _settings: &Settings) -> Option<Prediction> {
         None
     }
@@ -94,14 +97,17 @@ pub trait Strategy: Sync {
 
     /// The server: called once per simulation on the server host; the future should serve
     /// until the simulation ends (bind with [`ServerCtx::listen`], take events from
-    /// [`ServerCtx::feed`]). When [`ServerCtx::closing`] resolves it should close its
+    /// [`ServerCtx::feed`]). When [`crate::Run::closing`] resolves it should close its
     /// connections cleanly. Returning early stops serving; an `Err` fails the run.
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult>;
 
-    /// One client: called once per client, at its start time (`clients.connect_over_s`
-    /// spreads them), on a client pool host. Connect with [`ClientCtx::connect`], hand every
-    /// event payload to [`ClientCtx::deliver`], and return when [`ClientCtx::closing`]
+    /// One client: called once per client while the simulation is built; the future it
+    /// returns starts at the client's start time (`clients.connect_over_s` spreads them), on
+    /// a client pool host. Connect with [`ClientCtx::connect`], hand every
+    /// event payload to [`ClientCtx::deliver`], and return when [`crate::Run::closing`]
     /// resolves. Returning early means the client stops receiving (its events count as lost);
-    /// an `Err` fails the run with the first client's message.
+    /// an `Err` fails the run with the first client's message. A client that ignores closing
+    /// is dropped when the closing phase ends (1 s + 4 × the largest latency + the longest
+    /// period later), which only makes the run longer.
     fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult>;
 }

@@ -227,11 +227,17 @@ mod tests {
         f
     }
 
-    /// Read back frames: `(key, unmasked payload)` each.
+    /// Read back frames: `(key, unmasked payload)` each (parsed here after RFC 6455 §5.2,
+    /// independently of the code under test).
     fn unframe(mut bytes: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
         let mut out = Vec::new();
         while !bytes.is_empty() {
-            let (len, at) = header_len(bytes).unwrap();
+            assert_eq!(bytes[1] & 0x80, 0x80, "a client frame must be masked");
+            let (len, at) = match bytes[1] & 0x7f {
+                126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as u64, 4),
+                127 => (u64::from_be_bytes(bytes[2..10].try_into().unwrap()), 10),
+                n => (n as u64, 2),
+            };
             let key = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
             let body = &bytes[at + 4..at + 4 + len as usize];
             out.push((
@@ -246,8 +252,8 @@ mod tests {
         out
     }
 
-    /// Frames of every length class, written in pieces of every size from 1 byte up: the
-    /// payloads survive, the keys are the seeded generator's, and the bytes do not depend on
+    /// Frames of every length class (0, 5, 125, 126, 300, 65,535 and 70,000 bytes), written
+    /// 1, 7 and 100,000 bytes at a time: the payloads survive, the keys are the seeded generator's, and the bytes do not depend on
     /// the keys tungstenite drew or on how the writes were split.
     #[tokio::test]
     async fn frames_are_remasked_with_seeded_keys_and_keep_their_payloads() {

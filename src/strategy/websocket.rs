@@ -32,8 +32,9 @@
 //!
 //! Built on tokio-tungstenite: the server accepts with tungstenite (its 101 response carries
 //! the scenario's header profile), the client sends a request with a key derived from the seed
-//! and its id. Client frame masks are random (tungstenite's own RNG): their bytes differ from
-//! run to run, their lengths do not, so every count stays deterministic.
+//! and its id. tungstenite draws client frame masks from the operating system; every client
+//! frame is re-masked with a key from the client's seeded generator on its way to the wire
+//! (`remask.rs`), so the same seed gives the same bytes.
 
 use std::cell::Cell;
 use std::io;

@@ -18,6 +18,26 @@ pub const AXIS: u32 = 24;
 pub const TICKS: u32 = 21;
 pub const LEGEND: u32 = 24;
 
+/// The colour of loss marks (a dark red, apart from every strategy's colour).
+pub const LOSS: RGBColor = RGBColor(170, 0, 0);
+
+/// `"62 % lost"` (and misdeliveries) for a strategy that lost events, `None` otherwise.
+pub fn loss_note(row: &crate::metrics::SummaryRow) -> Option<String> {
+    let mut parts = Vec::new();
+    if row.events_lost > 0 {
+        let share = 100.0 * row.events_lost as f64 / row.events_generated.max(1) as f64;
+        parts.push(if share >= 1.0 {
+            format!("{share:.0} % lost")
+        } else {
+            format!("{} lost", row.events_lost)
+        });
+    }
+    if row.misdelivered > 0 {
+        parts.push(format!("{} misdelivered", row.misdelivered));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// A plotters error as anyhow (plotters' errors are not `Send + Sync`).
 pub fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("drawing failed: {e:?}")
@@ -177,6 +197,7 @@ where
     ChartBuilder::on(area)
         .caption(caption, font(CAPTION))
         .margin(14)
+        .margin_right(44) // room for the last x tick label (e.g. "120 s")
         .x_label_area_size(64)
         .y_label_area_size(130)
         .build_cartesian_2d(x, y)
@@ -257,19 +278,38 @@ pub fn y_range(max: f64, min_top: f64) -> std::ops::Range<f64> {
 }
 
 /// Per-strategy `(x, y)` series from the time rows.
+/// One line per strategy over the measured window only: the warm-up (clients connecting, the
+/// first cycles) and the closing phase (final reconnections, `204`s, close handshakes) are in
+/// `timeseries.csv` but are not what the run measures, so they are not drawn as data.
 pub fn time_series(
     data: &ChartData,
     f: impl Fn(&super::TimeRow) -> f64,
 ) -> Vec<(String, Vec<(f64, f64)>)> {
+    let (from, to) = time_range(data);
     data.strategies()
         .iter()
         .map(|id| {
             let rows = data.series.get(*id).map(Vec::as_slice).unwrap_or(&[]);
-            let pts = rows.iter().map(|r| (r.t_s as f64 + 0.5, f(r))).collect();
+            let pts = rows
+                .iter()
+                .filter(|r| r.t_s as f64 >= from && ((r.t_s + 1) as f64) <= to)
+                .map(|r| (r.t_s as f64 + 0.5, f(r)))
+                .collect();
             (id.to_string(), pts)
         })
         .collect()
 }
+
+/// The x range of the time panels: the measured window, or the whole series if unknown.
+pub fn time_range(data: &ChartData) -> (f64, f64) {
+    data.window.unwrap_or_else(|| {
+        let last = data.series.values().map(Vec::len).max().unwrap_or(1);
+        (0.0, last.max(1) as f64)
+    })
+}
+
+/// The x-axis description of the time panels.
+pub const TIME_AXIS: &str = "simulated time (the measured window)";
 
 /// The measured window `[warmup, duration)` in seconds (the whole series if unknown).
 pub fn window_of(data: &ChartData, id: &str) -> (f64, f64) {
@@ -286,20 +326,91 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     lines: &[(String, Vec<(f64, f64)>)],
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
-    let t_max = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .fold(1.0_f64, f64::max);
+    let (from, to) = time_range(data);
     let y_max = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
         .fold(0.0_f64, f64::max);
-    let mut chart = frame(area, caption, 0.0..t_max.ceil(), y_range(y_max, 1.0))?;
-    mesh(&mut chart, "simulated time", y_desc, &fmt_seconds, y_fmt)?;
+    let y = y_range(y_max, 1.0);
+    let mut chart = frame(area, caption, from..to, y.clone())?;
+    mesh(&mut chart, TIME_AXIS, y_desc, &fmt_seconds, y_fmt)?;
     for (i, (id, pts)) in lines.iter().enumerate() {
         series(&mut chart, pts.clone(), data.looks.get(id, i), 3)?;
     }
+    label_lines(&mut chart, lines, &data.looks, y.end)?;
     Ok(chart)
+}
+
+/// Name every line at its right end, so a line hidden under another is still named: lines
+/// that coincide (within 1 % of the axis) share one label, `websocket = sse`; labels that
+/// would overlap are pushed apart vertically.
+pub fn label_lines<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    lines: &[(String, Vec<(f64, f64)>)],
+    looks: &Looks,
+    y_top: f64,
+) -> anyhow::Result<()> {
+    let close = |a: &[(f64, f64)], b: &[(f64, f64)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(p, q)| (p.1 - q.1).abs() <= 0.01 * y_top)
+    };
+    // groups of coinciding lines, in drawing order
+    let mut groups: Vec<(Vec<usize>, f64)> = Vec::new();
+    for (i, (_, pts)) in lines.iter().enumerate() {
+        let Some(&(_, last)) = pts.last() else {
+            continue;
+        };
+        match groups.iter_mut().find(|(g, _)| close(&lines[g[0]].1, pts)) {
+            Some((g, _)) => g.push(i),
+            None => groups.push((vec![i], last)),
+        }
+    }
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let (top, bottom) = (y_px.start as f64, y_px.end as f64);
+    let to_px = |v: f64| bottom - (v / y_top) * (bottom - top);
+    // place labels just above their line's end, then push apart (22 px apart at least)
+    let mut placed: Vec<(f64, usize)> = groups
+        .iter()
+        .enumerate()
+        .map(|(k, (_, v))| ((to_px(*v) - 14.0).clamp(top + 12.0, bottom - 12.0), k))
+        .collect();
+    placed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for j in 1..placed.len() {
+        placed[j].0 = placed[j].0.max(placed[j - 1].0 + 24.0);
+    }
+    let overflow = placed.last().map_or(0.0, |p| p.0 - (bottom - 12.0));
+    if overflow > 0.0 {
+        for p in &mut placed {
+            p.0 -= overflow;
+        }
+    }
+    let area = chart.plotting_area().strip_coord_spec();
+    for (py, k) in placed {
+        let ids: Vec<&str> = groups[k].0.iter().map(|&i| lines[i].0.as_str()).collect();
+        let color = if ids.len() == 1 {
+            looks.get(ids[0], groups[k].0[0]).color
+        } else {
+            RGBColor(60, 60, 60)
+        };
+        let label = ids.join(" = ");
+        let style = font(TICKS)
+            .color(&color)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        let (right, y) = (x_px.end - x_px.start - 8, py as i32 - y_px.start);
+        // a light backing, so the label reads over the lines it names
+        let (w, h) = area.estimate_text_size(&label, &style).map_err(err)?;
+        let (w, h) = (w as i32, h as i32);
+        area.draw(&Rectangle::new(
+            [(right - w - 4, y - h / 2 - 2), (right + 4, y + h / 2 + 2)],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(label, (right, y), style))
+            .map_err(err)?;
+    }
+    Ok(())
 }
 
 /// The mesh of a bar panel: one category per strategy (named under its bar), a light y grid.

@@ -58,19 +58,17 @@ pub fn connections<DB: DrawingBackend>(
 ) -> anyhow::Result<()> {
     let open = draw::time_series(data, |r| r.open_connections as f64);
     let parked = draw::time_series(data, |r| r.parked_requests as f64);
-    let t_max = open
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|q| q.0))
-        .fold(1.0, f64::max);
+    let (from, to) = draw::time_range(data);
     let y_max = open
         .iter()
         .chain(&parked)
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
         .fold(0.0, f64::max);
-    let mut chart = draw::frame(area, caption, 0.0..t_max.ceil(), draw::y_range(y_max, 1.0))?;
+    let y = draw::y_range(y_max, 1.0);
+    let mut chart = draw::frame(area, caption, from..to, y.clone())?;
     draw::mesh(
         &mut chart,
-        "simulated time",
+        draw::TIME_AXIS,
         "connections",
         &draw::fmt_seconds,
         &draw::fmt_count,
@@ -78,6 +76,7 @@ pub fn connections<DB: DrawingBackend>(
     for (i, (id, pts)) in open.iter().enumerate() {
         draw::series(&mut chart, pts.clone(), data.looks.get(id, i), 4)?;
     }
+    draw::label_lines(&mut chart, &open, &data.looks, y.end)?;
     for (i, (id, pts)) in parked.iter().enumerate() {
         if pts.iter().any(|p| p.1 > 0.0) {
             let color = data.looks.get(id, i).color;

@@ -12,6 +12,7 @@
 //! bundled, so charts look the same on every machine; colours and line patterns come from
 //! [`crate::output::palette`]. The same CSV gives the same SVG bytes.
 
+mod canvas;
 mod data;
 mod draw;
 mod latency;
@@ -20,38 +21,15 @@ mod overview;
 pub mod sweep;
 mod traffic;
 
-use std::sync::Once;
-
 use anyhow::Context;
 use plotters::prelude::*;
 
+pub use canvas::SIZE;
+pub(crate) use canvas::{register_fonts, Area};
 pub use data::{ChartData, TimeRow};
-
-/// Chart size in pixels (16:9, a slide).
-pub const SIZE: (u32, u32) = (1600, 900);
 
 /// The charts every run draws, by file stem.
 pub const CHARTS: [&str; 4] = ["server_load", "latency", "traffic", "overview"];
-
-static FONTS: Once = Once::new();
-
-/// Register the bundled font under the family name every chart uses.
-pub(crate) fn register_fonts() {
-    FONTS.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
-        for style in [
-            FontStyle::Normal,
-            FontStyle::Bold,
-            FontStyle::Italic,
-            FontStyle::Oblique,
-        ] {
-            // the bytes are a valid TrueType font (tested), so this cannot fail
-            let _ = plotters::style::register_font("sans-serif", style, bytes);
-        }
-    });
-}
-
-type Area<'a, DB> = DrawingArea<DB, plotters::coord::Shift>;
 
 /// Draw chart `stem` onto `root`.
 fn draw_chart<DB: DrawingBackend>(

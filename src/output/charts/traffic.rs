@@ -74,13 +74,30 @@ pub fn per_event_bars<DB: DrawingBackend>(
                 .map_err(err)?;
         }
         let label = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let value = if row.events_delivered == 0 && row.events_generated > 0 {
+            "nothing delivered".to_string()
+        } else {
+            draw::bytes(row.bytes_per_event)
+        };
         chart
             .draw_series([Text::new(
-                draw::bytes(row.bytes_per_event),
+                value,
                 (i as f64 + 0.5, row.bytes_per_event),
                 label,
             )])
             .map_err(err)?;
+        if let Some(loss) = draw::loss_note(row) {
+            // losses are first-class: named in red at the top of the strategy's column
+            chart
+                .draw_series([Text::new(
+                    loss,
+                    (i as f64 + 0.5, top * 1.17),
+                    font(draw::TICKS)
+                        .color(&draw::LOSS)
+                        .pos(Pos::new(HPos::Center, VPos::Top)),
+                )])
+                .map_err(err)?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,292 @@
+//! The plain data of a scenario: what the file says, with defaults filled in. Parsing and
+//! validation live beside it (`mod.rs`, `validate.rs`); nothing here knows a strategy.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::de::{HeaderProfile, Latency};
+
+/// Largest client count a scenario may ask for (memory stays under a few GB up to here).
+pub const MAX_CLIENTS: u64 = 200_000;
+/// Longest simulated run, in seconds.
+pub const MAX_DURATION_S: f64 = 3_600.0;
+/// Most event deliveries (events × recipients) one run may generate.
+pub const MAX_DELIVERIES: f64 = 50_000_000.0;
+/// Largest payload.
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 20;
+
+/// A validated scenario: every field has its final value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Output folder name: lowercase letters, digits and `-`.
+    pub name: String,
+    /// What the scenario teaches (free text).
+    pub description: String,
+    /// Seed for every random choice in the run (turmoil's RNG, the publisher, the clients).
+    pub seed: u64,
+    /// Events are generated in `[0, duration_s)`.
+    pub duration_s: f64,
+    /// Seconds at the start excluded from summaries.
+    pub warmup_s: f64,
+    /// Strategy ids to run, in order. A file without `strategies` gets every registered
+    /// strategy (filled in by [`crate::Lab::parse`]).
+    pub strategies: Vec<String>,
+    /// Whether the file had a `strategies` list.
+    pub(crate) strategies_listed: bool,
+    /// Client population.
+    pub clients: Clients,
+    /// The event feed.
+    pub events: Events,
+    /// Network conditions.
+    pub network: Network,
+    /// HTTP header profile.
+    pub http: Http,
+    /// Client → server messages, if any.
+    pub upstream: Option<Upstream>,
+    /// What the server keeps of client addresses.
+    pub privacy: Privacy,
+    /// Knobs of the simulation itself.
+    pub simulation: Simulation,
+    /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
+    /// and checks its own.
+    pub strategy_tables: BTreeMap<String, toml::Table>,
+    /// The expanded `[sweep]`, if the file has one.
+    pub sweep: Option<SweepPlan>,
+}
+
+/// `[clients]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clients {
+    /// How many clients connect.
+    #[serde(default = "default_count")]
+    pub count: u64,
+    /// Clients start spread evenly over this many seconds.
+    #[serde(default)]
+    pub connect_over_s: f64,
+}
+
+/// `[events]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Events {
+    /// Each client gets its own Poisson stream of this rate (events per second).
+    pub rate_per_client_per_s: Option<f64>,
+    /// One global Poisson stream of this rate, sent according to `fanout`.
+    pub rate_per_s: Option<f64>,
+    /// With `rate_per_s`: each event to one random client or to all.
+    pub fanout: Option<Fanout>,
+    /// Bytes of every event's payload on the wire.
+    #[serde(default = "default_payload")]
+    pub payload_bytes: u64,
+    /// Event types; each event gets one, uniformly at random (SSE sends it as `event:`).
+    #[serde(default = "default_types")]
+    pub types: Vec<String>,
+}
+
+/// `[upstream]`: client → server messages (chat, acknowledgements, telemetry).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// Each client sends a Poisson stream of messages of this rate.
+    pub rate_per_client_per_s: f64,
+    /// Bytes of every message's payload.
+    #[serde(default = "default_upstream_payload")]
+    pub payload_bytes: u64,
+}
+
+/// Who receives an event of the global stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fanout {
+    /// One client, chosen uniformly at random.
+    One,
+    /// Every client.
+    All,
+}
+
+/// `[network]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency between every client and the server.
+    #[serde(default)]
+    pub latency_ms: Latency,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    /// Which request/response heads the HTTP strategies send.
+    #[serde(default)]
+    pub headers: HeaderProfile,
+}
+
+/// `[privacy]`: what the server keeps of a client's address.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    /// How addresses are stored in the server's per-client registry.
+    #[serde(default)]
+    pub store_addresses: StoreAddresses,
+}
+
+/// How the server stores a client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreAddresses {
+    /// The whole IPv4 address and port (6 bytes): the server can reach the client again, and
+    /// anyone who reads the registry can locate it.
+    #[default]
+    Full,
+    /// The /24 network prefix only (3 bytes), as common analytics anonymisation does: the
+    /// rough location survives, the host and port do not, so the server cannot call back.
+    Truncated,
+    /// A keyed hash of address and port (16 bytes): the same client is recognisable, nothing
+    /// else is, unless the key leaks; the server cannot call back either.
+    Hashed,
+}
+
+impl StoreAddresses {
+    /// Bytes of one registry entry: an 8-byte client id plus the stored address.
+    pub fn entry_bytes(self) -> u64 {
+        8 + match self {
+            StoreAddresses::Full => 6,
+            StoreAddresses::Truncated => 3,
+            StoreAddresses::Hashed => 16,
+        }
+    }
+}
+
+/// `[simulation]`: how the simulator is driven (rarely changed).
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Simulation {
+    /// Client pool hosts the clients are spread over (default: one per 1,000 clients, 1 to 10).
+    pub pool_hosts: Option<u64>,
+    /// Extra simulated seconds after `duration_s` to deliver what is still in flight
+    /// (default: the strategy's longest period + 10 s).
+    pub grace_s: Option<f64>,
+}
+
+/// Where the scenario came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// A file path, or a label such as `<embedded quickstart>`.
+    pub label: String,
+    /// The TOML text.
+    pub text: &'a str,
+}
+
+/// A scenario that cannot be used, with the message a user sees.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ScenarioError {
+    /// The file (or label) the scenario came from.
+    pub file: String,
+    /// What is wrong, naming the field, its line where known, and what is allowed.
+    pub message: String,
+}
+
+fn default_count() -> u64 {
+    100
+}
+fn default_payload() -> u64 {
+    100
+}
+fn default_upstream_payload() -> u64 {
+    80
+}
+fn default_types() -> Vec<String> {
+    vec!["message".to_string()]
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients {
+            count: default_count(),
+            connect_over_s: 0.0,
+        }
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            rate_per_client_per_s: None,
+            rate_per_s: None,
+            fanout: None,
+            payload_bytes: default_payload(),
+            types: default_types(),
+        }
+    }
+}
+
+/// The top-level fields of a scenario file that are not tables.
+pub(crate) const SCENARIO_FIELDS: [&str; 6] = [
+    "name",
+    "description",
+    "seed",
+    "duration_s",
+    "warmup_s",
+    "strategies",
+];
+
+/// The tables a scenario file may have besides strategy tables.
+pub(crate) const SCENARIO_TABLES: [&str; 8] = [
+    "clients",
+    "events",
+    "network",
+    "http",
+    "upstream",
+    "privacy",
+    "simulation",
+    "sweep",
+];
+
+/// `text` with control characters (terminal escape sequences, newlines) shown as escapes, for
+/// echoing user input in a message without letting it act on the terminal.
+pub(crate) fn escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// User input shown in a message: control characters escaped, at most 80 characters.
+pub(crate) fn shown(text: &str) -> String {
+    let mut out = escape(&text.chars().take(80).collect::<String>());
+    if text.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+/// The expanded sweep of a scenario file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPlan {
+    /// Swept keys, as dotted paths (`clients.count`, `events.rate_per_client_per_s`, …).
+    pub keys: Vec<String>,
+    /// Every point, in order.
+    pub points: Vec<SweepPoint>,
+}
+
+/// One point of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepPoint {
+    /// Position in the sweep (0-based).
+    pub index: usize,
+    /// The value of each swept key, in the order of [`SweepPlan::keys`].
+    pub values: Vec<f64>,
+    /// The seed of this point.
+    pub seed: u64,
+    /// The complete scenario of this point.
+    pub scenario: Scenario,
+}
