@@ -507,3 +507,24 @@ fn shards_are_checked_and_sweep_folders_redrawn() {
         &["two scenarios are named `m`"],
     );
 }
+
+/// A run that loses events says so on stderr (it used to exit 0 in silence).
+#[test]
+fn a_run_that_loses_events_warns() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join("nat.toml"),
+        "name = \"nat\"\nduration_s = 10\nstrategies = [\"websocket\", \"server-callback\"]\n\
+         [clients]\ncount = 20\n[events]\nrate_per_client_per_s = 1\n\
+         [server-callback]\nnat_fraction = 0.5\n",
+    )
+    .unwrap();
+    let o = realtime_lab(&["run", "-q", "nat.toml"], root.path());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: server-callback:") && err.contains("events lost"),
+        "{err}"
+    );
+    assert!(!err.contains("warning: websocket"), "{err}");
+}

@@ -30,8 +30,8 @@
 //! ## What to watch in the charts
 //! Without `keep_alive` each event costs a TCP connect before its `POST` can leave (SYN and
 //! SYN-ACK, a round trip; the `POST` rides right behind the ACK) plus the `POST`'s transit:
-//! three one-way delays, 3d. With it, one transit, d; `events_lost` grows with `nat_fraction`; `addresses_retained_peak` equals
-//! the registered clients for the whole run.
+//! three one-way delays, 3d. With it, one transit, d. `events_lost` grows with
+//! `nat_fraction`; `addresses_retained_peak` equals the registered clients for the whole run.
 
 use std::convert::Infallible;
 use std::io;
