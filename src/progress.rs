@@ -57,11 +57,15 @@ impl Bars {
     }
 
     /// Remove the bars from the terminal.
+    /// Remove the worker bars and leave the runs bar at its end (`5/5 runs`).
     pub fn finish(&self) {
         for w in &self.workers {
             w.finish_and_clear();
         }
-        self.runs.finish_and_clear();
+        if let Some(len) = self.runs.length() {
+            self.runs.set_position(len);
+        }
+        self.runs.finish();
     }
 }
 
@@ -86,12 +90,22 @@ impl Progress for Bars {
             let s = now_ms / 1000;
             if bar.length().is_some_and(|len| s > len) {
                 bar.set_length(s);
+                if let Ok(l) = self.labels.lock() {
+                    if let Some(label) = l.get(worker) {
+                        bar.set_message(format!("{label}: delivering the last events, closing"));
+                    }
+                }
             }
             bar.set_position(s);
         }
     }
 
-    fn done(&self, _worker: usize) {
+    fn done(&self, worker: usize) {
+        if let Some(bar) = self.workers.get(worker) {
+            if let Some(len) = bar.length() {
+                bar.set_position(len);
+            }
+        }
         self.runs.inc(1);
     }
 }

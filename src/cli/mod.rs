@@ -356,6 +356,24 @@ fn run_sweep(
         points,
         s.strategies.len()
     );
+    let table: Vec<(String, Vec<crate::SummaryRow>)> = outcome
+        .points
+        .iter()
+        .map(|(p, results)| {
+            let values: Vec<String> = plan
+                .keys
+                .iter()
+                .zip(&p.values)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .chain([format!("seed = {}", p.seed)])
+                .collect();
+            (
+                format!("point {}: {}", p.index, values.join(", ")),
+                results.iter().map(|r| r.summary.clone()).collect(),
+            )
+        })
+        .collect();
+    print!("{}", table::render_sweep(&table));
     println!(
         "wrote {} ({} files)",
         dir.join("sweep.csv").display(),

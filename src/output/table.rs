@@ -33,6 +33,28 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A sweep's table: the headline numbers of each point (the first and last few of a long
+/// sweep), under a line naming the point.
+pub fn render_sweep(points: &[(String, Vec<SummaryRow>)]) -> String {
+    let mut out = String::new();
+    let shown: Vec<usize> = if points.len() <= 8 {
+        (0..points.len()).collect()
+    } else {
+        (0..3).chain(points.len() - 3..points.len()).collect()
+    };
+    for (k, &i) in shown.iter().enumerate() {
+        if k == 3 && points.len() > 8 {
+            out.push_str(&format!(
+                "… {} more points in sweep.csv\n\n",
+                points.len() - 6
+            ));
+        }
+        let (label, rows) = &points[i];
+        out.push_str(&format!("{label}\n{}\n", render(rows)));
+    }
+    out
+}
+
 /// A fixed-width table of the headline numbers, one line per strategy.
 pub fn render(rows: &[SummaryRow]) -> String {
     let header = [

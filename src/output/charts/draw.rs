@@ -84,26 +84,44 @@ pub fn legend<'a, DB: DrawingBackend>(
     legend_for(area, &data.strategies(), &data.looks)
 }
 
-/// [`legend`] for a list of strategy ids.
+/// [`legend`] for a list of strategy ids: one row if they fit the width, more rows if not
+/// (long names never run off the slide).
 pub fn legend_for<'a, DB: DrawingBackend>(
     area: &Area<'a, DB>,
     ids: &[&str],
     looks: &Looks,
 ) -> anyhow::Result<Area<'a, DB>> {
-    let (strip, rest) = area.split_vertically(44);
-    let slot = (320).min((SIZE_W - 40) / ids.len().max(1) as i32);
-    let start = (SIZE_W - slot * ids.len() as i32) / 2;
-    for (i, id) in ids.iter().enumerate() {
-        let x = start.max(10) + slot * i as i32;
-        let l = looks.get(id, i);
-        sample_line(&strip, (x, 22), 60, l)?;
-        strip
-            .draw_text(
-                id,
-                &font(LEGEND).pos(Pos::new(HPos::Left, VPos::Center)),
-                (x + 72, 22),
-            )
-            .map_err(err)?;
+    let style = font(LEGEND).pos(Pos::new(HPos::Left, VPos::Center));
+    // each entry: a 60 px sample, 12 px gap, the name, 40 px to the next
+    let widths: Vec<i32> = ids
+        .iter()
+        .map(|id| {
+            72 + area
+                .estimate_text_size(id, &style)
+                .map_or(200, |s| s.0 as i32)
+                + 40
+        })
+        .collect();
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut used = 0;
+    for (i, w) in widths.iter().enumerate() {
+        if used + w > SIZE_W - 40 && !rows.last().is_some_and(Vec::is_empty) {
+            rows.push(Vec::new());
+            used = 0;
+        }
+        rows.last_mut().expect("a row").push(i);
+        used += w;
+    }
+    let (strip, rest) = area.split_vertically(44 * rows.len() as i32);
+    for (r, row) in rows.iter().enumerate() {
+        let total: i32 = row.iter().map(|&i| widths[i]).sum::<i32>() - 40;
+        let mut x = ((SIZE_W - total) / 2).max(10);
+        let y = 22 + 44 * r as i32;
+        for &i in row {
+            sample_line(&strip, (x, y), 60, looks.get(ids[i], i))?;
+            strip.draw_text(ids[i], &style, (x + 72, y)).map_err(err)?;
+            x += widths[i];
+        }
     }
     Ok(rest)
 }
@@ -387,8 +405,19 @@ pub fn label_lines<DB: DrawingBackend>(
         }
     }
     let area = chart.plotting_area().strip_coord_spec();
+    let plot_w = (x_px.end - x_px.start - 16) as u32;
     for (py, k) in placed {
         let ids: Vec<&str> = groups[k].0.iter().map(|&i| lines[i].0.as_str()).collect();
+        // too wide for the plot on one line: name how many coincide, the first and the rest
+        // in the legend's order
+        let probe = font(TICKS);
+        let fits = |t: &str| area_fits(chart, t, &probe, plot_w);
+        let ids: Vec<String> = if fits(&ids.join(" = ")) {
+            ids.iter().map(|s| s.to_string()).collect()
+        } else {
+            vec![format!("{} strategies coincide", ids.len())]
+        };
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let color = if ids.len() == 1 {
             looks.get(ids[0], groups[k].0[0]).color
         } else {
@@ -413,22 +442,28 @@ pub fn label_lines<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The mesh of a bar panel: one category per strategy (named under its bar), a light y grid.
+/// Whether `text` in `style` is at most `width` pixels wide on the chart's backend.
+fn area_fits<DB: DrawingBackend>(
+    chart: &ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    text: &str,
+    style: &TextStyle<'_>,
+    width: u32,
+) -> bool {
+    chart
+        .plotting_area()
+        .estimate_text_size(text, style)
+        .is_ok_and(|s| s.0 <= width)
+}
+
+/// The mesh of a bar panel: one category per strategy (named under its bar, in two staggered
+/// rows and shortened with "…" where the names would not fit), a light y grid.
 pub fn bar_mesh<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     data: &ChartData,
     y_desc: &str,
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> anyhow::Result<()> {
-    let labels: Vec<String> = data.summary.iter().map(|r| r.strategy.clone()).collect();
-    let x_fmt = move |v: &f64| {
-        let i = v.floor() as usize;
-        if (v - v.floor() - 0.5).abs() < 0.01 {
-            labels.get(i).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -436,9 +471,34 @@ pub fn bar_mesh<DB: DrawingBackend>(
         .y_desc(y_desc)
         .axis_desc_style(font(AXIS))
         .label_style(font(TICKS - 3))
-        .x_labels(2 * data.summary.len() + 1)
-        .x_label_formatter(&x_fmt)
+        .x_labels(0)
         .y_label_formatter(y_fmt)
         .draw()
-        .map_err(err)
+        .map_err(err)?;
+    let names: Vec<&str> = data.summary.iter().map(|r| r.strategy.as_str()).collect();
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let (ax, ay) = area.get_base_pixel();
+    let slot = (x_px.end - x_px.start) as f64 / names.len().max(1) as f64;
+    let style = font(TICKS - 3).pos(Pos::new(HPos::Center, VPos::Top));
+    let width = |t: &str| area.estimate_text_size(t, &style).map_or(0, |s| s.0) as f64;
+    // one row if every name fits its slot, else two staggered rows (each name gets two slots)
+    let one_row = names.iter().all(|n| width(n) <= slot - 8.0);
+    let room = if one_row {
+        slot - 8.0
+    } else {
+        2.0 * slot - 12.0
+    };
+    for (i, name) in names.iter().enumerate() {
+        let mut keep = name.chars().count();
+        let mut label = name.to_string();
+        while width(&label) > room && keep > 1 {
+            keep -= 1;
+            label = format!("{}…", name.chars().take(keep).collect::<String>());
+        }
+        let x = x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64;
+        let y = y_px.end - ay + 6 + if one_row { 0 } else { 22 * (i as i32 % 2) };
+        area.draw(&Text::new(label, (x as i32, y), style.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
 }

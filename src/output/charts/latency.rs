@@ -124,9 +124,11 @@ pub fn percentile_bars<DB: DrawingBackend>(
         .map(|r| r.latency_p99_ms)
         .max()
         .unwrap_or(1) as f64;
-    let caption = "p50 / p95 / p99 (light → dark)";
+    let caption = "p50 / p95 / p99, ms (light → dark; p99 written)";
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.15).max(1.0))?;
-    draw::bar_mesh(&mut chart, data, "latency (ms)", &|v| format!("{v:.0}"))?;
+    draw::bar_mesh(area, &mut chart, data, "latency (ms)", &|v| {
+        format!("{v:.0}")
+    })?;
     for (i, row) in data.summary.iter().enumerate() {
         let c = data.looks.get(&row.strategy, i).color;
         let values = [row.latency_p50_ms, row.latency_p95_ms, row.latency_p99_ms];
@@ -139,10 +141,14 @@ pub fn percentile_bars<DB: DrawingBackend>(
                     c.mix(shade).filled(),
                 )])
                 .map_err(err)?;
-            let label = font(15).pos(Pos::new(HPos::Center, VPos::Bottom));
-            chart
-                .draw_series([Text::new(v.to_string(), (x0 + 0.12, *v as f64), label)])
-                .map_err(err)?;
+            if k == 2 {
+                // the p99 over its group (three values side by side would collide); p50 and
+                // p95 read off the axis
+                let label = font(draw::TICKS - 3).pos(Pos::new(HPos::Center, VPos::Bottom));
+                chart
+                    .draw_series([Text::new(v.to_string(), (i as f64 + 0.5, *v as f64), label)])
+                    .map_err(err)?;
+            }
         }
     }
     Ok(())

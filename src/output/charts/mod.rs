@@ -16,6 +16,8 @@ mod canvas;
 mod data;
 mod draw;
 mod latency;
+#[cfg(test)]
+mod layout;
 mod load;
 mod overview;
 pub mod sweep;

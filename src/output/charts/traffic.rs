@@ -35,12 +35,12 @@ pub fn per_event_bars<DB: DrawingBackend>(
         .map(|r| r.bytes_per_event)
         .fold(1.0, f64::max);
     let caption = if data.model.is_empty() {
-        "Bytes per event (dark: payload, light: overhead)"
+        "Bytes per event (dark: payload)"
     } else {
-        "Bytes per event (dark: payload, light: overhead, black: theory)"
+        "Bytes per event (dark: payload; black: theory)"
     };
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
-    draw::bar_mesh(&mut chart, data, "bytes per event", &draw::fmt_bytes)?;
+    draw::bar_mesh(area, &mut chart, data, "bytes per event", &draw::fmt_bytes)?;
     for (i, row) in data.summary.iter().enumerate() {
         let c = data.looks.get(&row.strategy, i).color;
         let app = (row.app_bytes_up + row.app_bytes_down) as f64;

@@ -1,0 +1,228 @@
+//! The layout test: every text element of every chart, measured with the bundled font's
+//! metrics, must lie inside the canvas, overlap no other text, and be at least 18 px high on
+//! the 1600×900 canvas (9 px when the slide is shown at 800×450).
+
+use plotters::prelude::*;
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind, FontTransform,
+};
+
+/// One text element as drawn: its string, font size and box `(x0, y0, x1, y1)` in pixels.
+#[derive(Debug, Clone)]
+pub(crate) struct Placed {
+    pub text: String,
+    pub size: f64,
+    pub rect: (i32, i32, i32, i32),
+}
+
+/// A backend that draws nothing but records where every text goes.
+pub(crate) struct TextRecorder {
+    size: (u32, u32),
+    texts: std::rc::Rc<std::cell::RefCell<Vec<Placed>>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct NoError;
+impl std::fmt::Display for NoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no error")
+    }
+}
+impl std::error::Error for NoError {}
+
+impl DrawingBackend for TextRecorder {
+    type ErrorType = NoError;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.size
+    }
+    fn ensure_prepared(&mut self) -> Result<(), DrawingErrorKind<NoError>> {
+        Ok(())
+    }
+    fn present(&mut self) -> Result<(), DrawingErrorKind<NoError>> {
+        Ok(())
+    }
+    fn draw_pixel(
+        &mut self,
+        _: BackendCoord,
+        _: BackendColor,
+    ) -> Result<(), DrawingErrorKind<NoError>> {
+        Ok(())
+    }
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        _: BackendCoord,
+        _: BackendCoord,
+        _: &S,
+    ) -> Result<(), DrawingErrorKind<NoError>> {
+        Ok(())
+    }
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        _: BackendCoord,
+        _: BackendCoord,
+        _: &S,
+        _: bool,
+    ) -> Result<(), DrawingErrorKind<NoError>> {
+        Ok(())
+    }
+    fn draw_text<S: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> Result<(), DrawingErrorKind<NoError>> {
+        if style.color().alpha == 0.0 || text.trim().is_empty() {
+            return Ok(());
+        }
+        let ((x0, y0), (x1, y1)) = style
+            .layout_box(text)
+            .map_err(|_| DrawingErrorKind::FontError(Box::new(NoError)))?;
+        let (w, h) = (x1 - x0, y1 - y0);
+        let dx = match style.anchor().h_pos {
+            plotters_backend::text_anchor::HPos::Left => 0,
+            plotters_backend::text_anchor::HPos::Right => -w,
+            plotters_backend::text_anchor::HPos::Center => -w / 2,
+        };
+        let dy = match style.anchor().v_pos {
+            plotters_backend::text_anchor::VPos::Top => 0,
+            plotters_backend::text_anchor::VPos::Center => -h / 2,
+            plotters_backend::text_anchor::VPos::Bottom => -h,
+        };
+        let t: FontTransform = style.transform();
+        let corners = [(dx, dy), (dx + w, dy), (dx, dy + h), (dx + w, dy + h)]
+            .map(|(x, y)| t.transform(x, y));
+        let xs = corners.map(|c| c.0 + pos.0);
+        let ys = corners.map(|c| c.1 + pos.1);
+        self.texts.borrow_mut().push(Placed {
+            text: text.to_string(),
+            size: style.size(),
+            rect: (
+                *xs.iter().min().unwrap(),
+                *ys.iter().min().unwrap(),
+                *xs.iter().max().unwrap(),
+                *ys.iter().max().unwrap(),
+            ),
+        });
+        Ok(())
+    }
+}
+
+/// The layout problems of the texts of one chart.
+pub(crate) fn problems(texts: &[Placed], size: (u32, u32)) -> Vec<String> {
+    let mut out = Vec::new();
+    let (w, h) = (size.0 as i32, size.1 as i32);
+    for t in texts {
+        let (x0, y0, x1, y1) = t.rect;
+        if x0 < 0 || y0 < 0 || x1 > w || y1 > h {
+            out.push(format!("{:?} is outside the canvas: {:?}", t.text, t.rect));
+        }
+        if t.size < 18.0 {
+            out.push(format!("{:?} is {} px, below 18", t.text, t.size));
+        }
+    }
+    for (i, a) in texts.iter().enumerate() {
+        for b in &texts[i + 1..] {
+            let overlap_x = a.rect.2.min(b.rect.2) - a.rect.0.max(b.rect.0);
+            let overlap_y = a.rect.3.min(b.rect.3) - a.rect.1.max(b.rect.1);
+            if overlap_x > 1 && overlap_y > 1 {
+                out.push(format!(
+                    "{:?} {:?} overlaps {:?} {:?}",
+                    a.text, a.rect, b.text, b.rect
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::charts::{draw_chart, ChartData, CHARTS, SIZE};
+    use crate::output::palette::Looks;
+
+    /// A real run of the five built-ins, then the same data with long strategy names and
+    /// values stretched to extremes.
+    fn datasets() -> Vec<(String, ChartData)> {
+        let lab = crate::Lab::builtin();
+        let s = lab
+            .parse(&crate::Source {
+                label: "layout".into(),
+                text: "name = \"layout\"\nduration_s = 12\nwarmup_s = 2\n[clients]\ncount = 20\n\
+                       [events]\nrate_per_client_per_s = 1\n",
+            })
+            .unwrap();
+        let results = lab.simulate(&s, 2).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let written = lab.write(&s, root.path(), results).unwrap();
+        let conditions = std::fs::read_to_string(written.dir.join("conditions.txt")).unwrap();
+        let real = ChartData::read(&written.dir, "layout", &conditions, &lab.looks()).unwrap();
+        // long names, extreme values
+        let names = [
+            ("short-polling", "short-polling-with-jitter"),
+            ("long-polling", "long-polling-with-backoff"),
+            ("websocket", "websocket-through-a-proxy"),
+            ("sse", "server-sent-events-resumed"),
+            ("server-callback", "server-callback-behind-nat"),
+        ];
+        let mut extreme = real.clone();
+        extreme.name = "a-scenario-with-a-rather-long-name-for-a-slide".into();
+        for r in &mut extreme.summary {
+            r.strategy = names
+                .iter()
+                .find(|n| n.0 == r.strategy)
+                .unwrap()
+                .1
+                .to_string();
+            r.bytes_per_event *= 1e9;
+            r.latency_p99_ms *= 1000;
+            r.latency_max_ms *= 1000;
+            r.events_lost = r.events_generated / 3;
+        }
+        fn rename<V>(m: &mut std::collections::BTreeMap<String, V>, names: &[(&str, &str)]) {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                m.insert(names.iter().find(|n| n.0 == k).unwrap().1.to_string(), v);
+            }
+        }
+        rename(&mut extreme.series, &names);
+        rename(&mut extreme.latency, &names);
+        rename(&mut extreme.model, &names);
+        for rows in extreme.series.values_mut() {
+            for r in rows {
+                r.requests *= 1_000_000;
+                r.app_bytes_down *= 1_000_000;
+            }
+        }
+        extreme.looks = Looks::default();
+        vec![("real".into(), real), ("extreme".into(), extreme)]
+    }
+
+    #[test]
+    fn no_chart_text_is_clipped_overlapping_or_too_small() {
+        let mut all = Vec::new();
+        for (what, data) in datasets() {
+            for stem in CHARTS {
+                let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+                {
+                    let root = TextRecorder {
+                        size: SIZE,
+                        texts: texts.clone(),
+                    }
+                    .into_drawing_area();
+                    draw_chart(stem, &root, &data).unwrap();
+                }
+                for p in problems(&texts.borrow(), SIZE) {
+                    all.push(format!("{what} {stem}: {p}"));
+                }
+            }
+        }
+        assert!(
+            all.is_empty(),
+            "{} layout problems:\n{}",
+            all.len(),
+            all.join("\n")
+        );
+    }
+}
