@@ -20,6 +20,32 @@ pub const METRICS: [(&str, &str); 4] = [
     ("peak_open_connections", "open connections (peak)"),
 ];
 
+/// The name a reader understands for a swept key (`clients.count` → `clients`,
+/// `long-polling.timeout_s` → `long-polling timeout (s)`).
+pub fn human_key(key: &str) -> String {
+    match key {
+        "clients.count" => return "clients".into(),
+        "clients.connect_over_s" => return "connect spread (s)".into(),
+        "events.rate_per_client_per_s" => return "events per client per second".into(),
+        "events.rate_per_s" => return "events per second".into(),
+        "events.payload_bytes" => return "payload (bytes)".into(),
+        "network.latency_ms" => return "one-way latency (ms)".into(),
+        "duration_s" => return "duration (s)".into(),
+        _ => {}
+    }
+    let (head, last) = key.rsplit_once('.').unwrap_or(("", key));
+    let (name, unit) = [("_ms", " (ms)"), ("_s", " (s)"), ("_bytes", " (bytes)")]
+        .iter()
+        .find_map(|(suffix, unit)| last.strip_suffix(suffix).map(|n| (n, *unit)))
+        .unwrap_or((last, ""));
+    let name = name.replace('_', " ");
+    if head.is_empty() {
+        format!("{name}{unit}")
+    } else {
+        format!("{} {name}{unit}", head.replace('.', " "))
+    }
+}
+
 /// The columns the `privacy` chart draws (drawn when `sweep.csv` has them).
 pub const PRIVACY: [&str; 2] = ["address_seconds", "registry_bytes_peak"];
 
@@ -88,8 +114,8 @@ impl SweepData {
                     .with_context(|| format!("{}: no `{m}` column", path.display()))?;
                 metrics.insert(m.to_string(), num(col)?);
             }
-            for m in PRIVACY {
-                if let Some(col) = header.iter().position(|h| h == m) {
+            for m in PRIVACY.iter().chain(&["events_lost"]) {
+                if let Some(col) = header.iter().position(|h| h == *m) {
                     metrics.insert(m.to_string(), num(col)?);
                 }
             }
@@ -230,11 +256,32 @@ fn header<DB: DrawingBackend>(
         (SIZE.0 as i32 / 2, 10),
     )
     .map_err(err)?;
-    let sub = if subtitle.is_empty() {
-        "mean over seeds; band: min–max".to_string()
-    } else {
-        format!("{subtitle} · mean over seeds; band: min–max")
-    };
+    // the band means something only with several seeds per point
+    let mut per_point = BTreeMap::new();
+    for r in &data.rows {
+        *per_point
+            .entry((
+                r.strategy.clone(),
+                r.keys.iter().map(|k| k.to_bits()).collect::<Vec<_>>(),
+            ))
+            .or_insert(0) += 1;
+    }
+    let seeds = per_point.values().copied().max().unwrap_or(1);
+    let lost = data
+        .rows
+        .iter()
+        .any(|r| r.metrics.get("events_lost").is_some_and(|&v| v > 0.0));
+    let mut notes: Vec<String> = Vec::new();
+    if !subtitle.is_empty() {
+        notes.push(subtitle.to_string());
+    }
+    if seeds > 1 {
+        notes.push(format!("mean over {seeds} seeds; band: min–max"));
+    }
+    if lost {
+        notes.push("red ring: events lost at that point".into());
+    }
+    let sub = notes.join(" · ");
     top.draw_text(
         &sub,
         &font(draw::SUBTITLE)
@@ -260,7 +307,7 @@ fn draw<DB: DrawingBackend>(
     let body = header(
         root,
         data,
-        &format!("{label} vs {} — {title}", data.keys[0]),
+        &format!("{label} vs {} — {title}", human_key(&data.keys[0])),
         subtitle,
     )?;
     panel(&body, data, rows, metric, label, None)?;
@@ -338,8 +385,11 @@ fn panel<DB: DrawingBackend>(
         ys.iter().copied().fold(f64::INFINITY, f64::min),
         ys.iter().copied().fold(0.0, f64::max),
     );
-    // a log axis only where every value is positive and they span two decades
-    let (log_x, log_y) = (wants_log(x_lo, x_hi), wants_log(y_lo, y_hi));
+    // a log axis only where every value is positive and they span two decades; with a log x
+    // axis, a y axis spanning one decade is log too (linear growth stays a straight line,
+    // not a hockey stick)
+    let log_x = wants_log(x_lo, x_hi);
+    let log_y = wants_log(y_lo, y_hi) || (log_x && y_lo > 0.0 && y_hi / y_lo >= 10.0);
     let tx = |x: f64| if log_x { x.log10() } else { x };
     let ty = |y: f64| if log_y { y.max(1e-9).log10() } else { y };
     let x_range = if log_x {
@@ -358,6 +408,7 @@ fn panel<DB: DrawingBackend>(
     }
     let mut chart = builder
         .margin(20)
+        .margin_right(48) // room for the last x tick label
         .x_label_area_size(70)
         .y_label_area_size(130)
         .build_cartesian_2d(x_range, y_range)
@@ -365,9 +416,9 @@ fn panel<DB: DrawingBackend>(
     let x_fmt = move |v: &f64| crate::output::table::human(if log_x { 10f64.powf(*v) } else { *v });
     let y_fmt = move |v: &f64| crate::output::table::human(if log_y { 10f64.powf(*v) } else { *v });
     let x_desc = if log_x {
-        format!("{key} (log scale)")
+        format!("{} (log scale)", human_key(key))
     } else {
-        key.clone()
+        human_key(key)
     };
     let y_desc = if log_y {
         format!("{label} (log scale)")
@@ -403,6 +454,47 @@ fn panel<DB: DrawingBackend>(
         chart
             .draw_series(line.iter().map(|&c| Circle::new(c, 6, l.color.filled())))
             .map_err(err)?;
+        // points where this strategy lost events: a red ring
+        let lossy: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| {
+                &r.strategy == *id && r.metrics.get("events_lost").is_some_and(|&v| v > 0.0)
+            })
+            .filter_map(|r| {
+                let p = pts.iter().find(|p| p.0 == r.keys[0])?;
+                Some((tx(p.0), ty(p.1)))
+            })
+            .collect();
+        chart
+            .draw_series(
+                lossy
+                    .iter()
+                    .map(|&c| Circle::new(c, 12, draw::LOSS.stroke_width(3))),
+            )
+            .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_key;
+
+    #[test]
+    fn swept_keys_get_names_a_reader_understands() {
+        assert_eq!(human_key("clients.count"), "clients");
+        assert_eq!(
+            human_key("events.rate_per_client_per_s"),
+            "events per client per second"
+        );
+        assert_eq!(
+            human_key("long-polling.timeout_s"),
+            "long-polling timeout (s)"
+        );
+        assert_eq!(
+            human_key("server-callback.nat_fraction"),
+            "server-callback nat fraction"
+        );
+        assert_eq!(human_key("sse.retry_ms"), "sse retry (ms)");
+    }
 }
