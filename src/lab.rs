@@ -120,19 +120,13 @@ impl Lab {
         self.complete(&mut scenario, source.text).map_err(&err)?;
         if let Some(plan) = &mut scenario.sweep {
             for point in &mut plan.points {
-                let label: Vec<String> = plan
-                    .keys
-                    .iter()
-                    .zip(&point.values)
-                    .map(|(k, v)| format!("{k} = {v}"))
-                    .chain([format!("seed = {}", point.seed)])
-                    .collect();
+                let label = point.label(&plan.keys);
                 self.complete(&mut point.scenario, source.text)
                     .map_err(|e| {
                         err(format!(
                             "sweep point {} ({}): {}",
                             point.index,
-                            label.join(", "),
+                            label,
                             crate::scenario::swept_hint(&e, &plan.keys, source.text)
                         ))
                     })?;

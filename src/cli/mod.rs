@@ -360,15 +360,8 @@ fn run_sweep(
         .points
         .iter()
         .map(|(p, results)| {
-            let values: Vec<String> = plan
-                .keys
-                .iter()
-                .zip(&p.values)
-                .map(|(k, v)| format!("{k} = {v}"))
-                .chain([format!("seed = {}", p.seed)])
-                .collect();
             (
-                format!("point {}: {}", p.index, values.join(", ")),
+                format!("point {}: {}", p.index, p.label(&plan.keys)),
                 results.iter().map(|r| r.summary.clone()).collect(),
             )
         })

@@ -191,17 +191,12 @@ impl Scenario {
                 })?;
             }
             t.insert("seed".into(), toml::Value::Integer(seed as i64));
-            let label: Vec<String> = keys
-                .iter()
-                .zip(&chosen)
-                .map(|(k, v)| format!("{k} = {v}"))
-                .chain([format!("seed = {seed}")])
-                .collect();
+            let label = types::point_label(&keys, chosen.iter(), seed);
             let scenario = Scenario::from_table(t, text).map_err(|e| {
                 format!(
                     "sweep point {} ({}): {}",
                     index,
-                    label.join(", "),
+                    label,
                     swept_hint(&e, &keys, text)
                 )
             })?;

@@ -290,3 +290,24 @@ pub struct SweepPoint {
     /// The complete scenario of this point.
     pub scenario: Scenario,
 }
+
+impl SweepPoint {
+    /// `clients.count = 100, seed = 2`: the point's values under the sweep's `keys`.
+    pub fn label(&self, keys: &[String]) -> String {
+        point_label(keys, self.values.iter(), self.seed)
+    }
+}
+
+/// `k1 = v1, k2 = v2, seed = s`.
+pub(crate) fn point_label<V: std::fmt::Display>(
+    keys: &[String],
+    values: impl Iterator<Item = V>,
+    seed: u64,
+) -> String {
+    keys.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k} = {v}"))
+        .chain([format!("seed = {seed}")])
+        .collect::<Vec<_>>()
+        .join(", ")
+}
