@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `server_load` | requests/s, and open connections + parked requests, over simulated time |
 //! | `latency` | delivery-latency CDF per strategy (log axis, p50/p99 marked) and p50/p95/p99 bars |
-//! | `traffic` | bytes/s over time, and bytes per event split into payload and overhead |
+//! | `traffic` | upload and download bytes/s over time, and bytes per event split into payload and overhead |
 //! | `overview` | a 2×2 dashboard of the above: the one picture for a slide |
 //!
 //! Everything is drawn from [`ChartData`], which is read from the CSV files, so

@@ -1,5 +1,5 @@
-//! `traffic`: application bytes per second over time, and bytes per event split into payload
-//! and overhead (headers, framing, empty polls, heartbeats).
+//! `traffic`: application bytes per second over time, upload and download apart, and bytes
+//! per event split into payload and overhead (headers, framing, empty polls, heartbeats).
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -11,14 +11,27 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::titled(root, &format!("Traffic — {}", data.name), data)?;
     let body = draw::legend(&body, data)?;
     let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 60 / 100);
-    let lines = draw::time_series(data, |r| (r.app_bytes_up + r.app_bytes_down) as f64);
+    // the two directions apart: polling pays on the way up (a request per poll, a POST per
+    // upstream message), push mostly on the way down
+    let (up, down) = left.split_vertically(left.dim_in_pixel().1 / 2);
+    let per_s = |v: &f64| format!("{}/s", draw::bytes(*v));
+    let lines = draw::time_series(data, |r| r.app_bytes_up as f64);
     draw::time_panel(
-        &left,
+        &up,
         data,
-        "Application bytes per second (both directions)",
+        "Upload: client → server bytes/s",
         "bytes/s",
         &lines,
-        &|v| format!("{}/s", draw::bytes(*v)),
+        &per_s,
+    )?;
+    let lines = draw::time_series(data, |r| r.app_bytes_down as f64);
+    draw::time_panel(
+        &down,
+        data,
+        "Download: server → client bytes/s",
+        "bytes/s",
+        &lines,
+        &per_s,
     )?;
     per_event_bars(&right, data)
 }
