@@ -355,7 +355,7 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     for (i, (id, pts)) in lines.iter().enumerate() {
         series(&mut chart, pts.clone(), data.looks.get(id, i), 3)?;
     }
-    label_lines(&mut chart, lines, &data.looks, y.end)?;
+    label_lines(&mut chart, lines, &data.looks)?;
     Ok(chart)
 }
 
@@ -366,33 +366,31 @@ pub fn label_lines<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     lines: &[(String, Vec<(f64, f64)>)],
     looks: &Looks,
-    y_top: f64,
 ) -> anyhow::Result<()> {
+    // compared on the screen: lines whose every point is within 4 px coincide (whatever
+    // the axes, log ones included)
+    let px = |p: &(f64, f64)| chart.backend_coord(p).1;
     let close = |a: &[(f64, f64)], b: &[(f64, f64)]| {
-        a.len() == b.len()
-            && a.iter()
-                .zip(b)
-                .all(|(p, q)| (p.1 - q.1).abs() <= 0.01 * y_top)
+        a.len() == b.len() && a.iter().zip(b).all(|(p, q)| (px(p) - px(q)).abs() <= 4)
     };
-    // groups of coinciding lines, in drawing order
+    // groups of coinciding lines, in drawing order, with the pixel row of their end
     let mut groups: Vec<(Vec<usize>, f64)> = Vec::new();
     for (i, (_, pts)) in lines.iter().enumerate() {
-        let Some(&(_, last)) = pts.last() else {
+        let Some(last) = pts.last() else {
             continue;
         };
         match groups.iter_mut().find(|(g, _)| close(&lines[g[0]].1, pts)) {
             Some((g, _)) => g.push(i),
-            None => groups.push((vec![i], last)),
+            None => groups.push((vec![i], px(last) as f64)),
         }
     }
     let (x_px, y_px) = chart.plotting_area().get_pixel_range();
     let (top, bottom) = (y_px.start as f64, y_px.end as f64);
-    let to_px = |v: f64| bottom - (v / y_top) * (bottom - top);
     // place labels just above their line's end, then push apart (22 px apart at least)
     let mut placed: Vec<(f64, usize)> = groups
         .iter()
         .enumerate()
-        .map(|(k, (_, v))| ((to_px(*v) - 14.0).clamp(top + 12.0, bottom - 12.0), k))
+        .map(|(k, (_, y))| ((y - 14.0).clamp(top + 12.0, bottom - 12.0), k))
         .collect();
     placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     for j in 1..placed.len() {

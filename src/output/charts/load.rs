@@ -76,7 +76,7 @@ pub fn connections<DB: DrawingBackend>(
     for (i, (id, pts)) in open.iter().enumerate() {
         draw::series(&mut chart, pts.clone(), data.looks.get(id, i), 4)?;
     }
-    draw::label_lines(&mut chart, &open, &data.looks, y.end)?;
+    draw::label_lines(&mut chart, &open, &data.looks)?;
     for (i, (id, pts)) in parked.iter().enumerate() {
         if pts.iter().any(|p| p.1 > 0.0) {
             let color = data.looks.get(id, i).color;

@@ -473,6 +473,16 @@ fn panel<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
+    let lines: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(_, id, pts)| {
+            (
+                id.to_string(),
+                pts.iter().map(|p| (tx(p.0), ty(p.1))).collect(),
+            )
+        })
+        .collect();
+    draw::label_lines(&mut chart, &lines, &data.looks)?;
     Ok(())
 }
 
