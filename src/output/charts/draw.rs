@@ -329,12 +329,6 @@ pub fn time_range(data: &ChartData) -> (f64, f64) {
 /// The x-axis description of the time panels.
 pub const TIME_AXIS: &str = "simulated time (the measured window)";
 
-/// The measured window `[warmup, duration)` in seconds (the whole series if unknown).
-pub fn window_of(data: &ChartData, id: &str) -> (f64, f64) {
-    let last = data.series.get(id).map_or(0.0, |rows| rows.len() as f64);
-    data.window.unwrap_or((0.0, last))
-}
-
 /// A line panel over simulated time, one line per strategy.
 pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     area: &'a Area<'b, DB>,

@@ -28,15 +28,14 @@ pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> an
         "Requests received per second (thin dashed: theory)"
     };
     let mut chart = draw::time_panel(area, data, caption, "requests/s", &lines, &draw::fmt_count)?;
-    for (i, id) in data.strategies().iter().enumerate() {
-        let Some(rate) = data.model.get(*id).and_then(|m| m.requests_per_s) else {
+    let (from, to) = draw::time_range(data);
+    for id in data.strategies() {
+        let Some(rate) = data.model.get(id).and_then(|m| m.requests_per_s) else {
             continue;
         };
         if rate <= 0.0 {
             continue;
         }
-        let (from, to) = draw::window_of(data, id);
-        let color = data.looks.get(id, i).color;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(from, rate), (to, rate)],
@@ -45,7 +44,6 @@ pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> an
                 BLACK.mix(0.8).stroke_width(1),
             ))
             .map_err(err)?;
-        let _ = color;
     }
     Ok(())
 }
