@@ -66,12 +66,7 @@ impl Stage {
             // the test hook: behave exactly as the interrupt handler does
             interrupted(130, "");
         }
-        let path = self.tmp.join(name);
-        let mut f =
-            fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_file(&self.tmp.join(name), bytes)?;
         self.written.push(name.to_string());
         Ok(())
     }
@@ -132,10 +127,7 @@ pub(crate) fn replace(
     };
     let result = prepare(&tmp, dir, keep)
         .and_then(|()| fill(&mut stage))
-        .and_then(|()| {
-            fs::write(tmp.join(MARKER), "results written by realtime-lab\n")
-                .with_context(|| format!("cannot write {}", tmp.display()))
-        });
+        .and_then(|()| write_file(&tmp.join(MARKER), b"results written by realtime-lab\n"));
     let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
     pending.retain(|p| p != &tmp);
     match result {
@@ -156,13 +148,26 @@ fn is_results_or_empty(dir: &Path) -> bool {
         || fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
 }
 
+/// Write one file into a temporary folder, under the lock: the interrupt handler, which takes
+/// the lock before removing the folder, never races a file being created in it (a file created
+/// while the folder is being removed would leave it behind).
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let _lock = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut f =
+        fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn prepare(tmp: &Path, dir: &Path, keep: bool) -> anyhow::Result<()> {
     if keep && dir.is_dir() {
         for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let entry = entry?;
             if entry.file_type()?.is_file() {
-                fs::copy(entry.path(), tmp.join(entry.file_name()))
+                let bytes = fs::read(entry.path())
                     .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+                write_file(&tmp.join(entry.file_name()), &bytes)?;
             }
         }
     }
