@@ -40,6 +40,8 @@ pub struct CheckRow {
 }
 
 enum Tol {
+    /// An absolute tolerance set by sampling noise: three standard errors.
+    Noise(f64),
     Rel(f64),
     RelOrAbs(f64, f64),
     Abs(f64),
@@ -65,6 +67,7 @@ fn row(quantity: &'static str, simulated: f64, predicted: f64, tol: Tol) -> Chec
             format!("±{}% or {a}", r * 100.0),
         ),
         Tol::Abs(a) => (diff <= a + 1e-9, format!("±{a}")),
+        Tol::Noise(a) => (diff <= a + 1e-9, format!("±{a:.1} (3 s.e.)")),
         Tol::AtMost(a) => (simulated <= predicted + a + 1e-9, format!("≤ +{a}")),
     };
     CheckRow {
@@ -113,9 +116,14 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
     ];
     // a finite run's request count is noisy when cycles vary (≈ cv/√requests): a difference
     // beyond tolerance is flagged only if the run is large enough to tell
-    let request_noise = p.requests_per_s.map_or(0.0, |v| {
-        p.cycle_cv.unwrap_or(1.0) / (v * window).max(1.0).sqrt()
-    });
+    // (push traffic follows the events instead: a Poisson count, noise 1/√events)
+    let request_noise = if push {
+        1.0 / expected_events.max(1.0).sqrt()
+    } else {
+        p.requests_per_s.map_or(0.0, |v| {
+            p.cycle_cv.unwrap_or(1.0) / (v * window).max(1.0).sqrt()
+        })
+    };
     let judge = |r: CheckRow| {
         if !r.ok && request_noise > 0.01 / 2.0 {
             unjudged(
@@ -160,12 +168,22 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
         rows.push(row("latency mean (ms)", s.latency_mean_ms, v, lat(0.02)));
     }
     if let Some(v) = p.latency_p50_ms {
-        rows.push(row(
-            "latency p50 (ms)",
-            s.latency_p50_ms as f64,
-            v,
-            lat(0.02),
-        ));
+        // the median of n samples has a standard error √(0.25/n)/density: when three of
+        // them exceed the tolerance, a run this size cannot be held to it
+        let se = p
+            .p50_density
+            .map_or(0.0, |f| (0.25 / expected_events).sqrt() / f.max(1e-12));
+        let base = if push && constant {
+            1.0
+        } else {
+            (0.02 * v).max(2.0)
+        };
+        let tol = if 3.0 * se > base {
+            Tol::Noise(3.0 * se)
+        } else {
+            lat(0.02)
+        };
+        rows.push(row("latency p50 (ms)", s.latency_p50_ms as f64, v, tol));
     }
     // a p99 is compared only if a run this size can pin it down: its standard error
     // √(0.99·0.01/n)/density must be within a third of the tolerance

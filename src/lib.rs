@@ -131,6 +131,7 @@ mod sim;
 mod strategy;
 mod style;
 mod sweep;
+pub mod trace;
 
 /// The built-in strategies, and the building blocks they share (public, so a strategy written
 /// outside this crate can use them).
@@ -157,7 +158,7 @@ pub mod deps {
 }
 
 pub use lab::Lab;
-pub use metrics::{now_ms, Captured, SecondRow, SummaryRow};
+pub use metrics::{now_ms, SecondRow, SummaryRow};
 pub use runner::Written;
 pub use scenario::{Scenario, ScenarioError, Source};
 pub use sim::{

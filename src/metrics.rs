@@ -33,51 +33,6 @@ pub fn now_ms() -> u64 {
     turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
 }
 
-/// One write on the first connection of a run, as it crossed the simulated wire.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Captured {
-    /// When, simulated ms.
-    pub t_ms: u64,
-    /// Client → server (`true`) or server → client.
-    pub up: bool,
-    /// The bytes written.
-    pub bytes: Vec<u8>,
-}
-
-impl Captured {
-    /// The bytes as text, with `\r`, `\n` shown and non-printable bytes escaped.
-    ///
-    /// A write that starts with a non-printable byte is taken as a WebSocket frame (RFC 6455
-    /// §5.2): its whole header — opcode, length, masking key — is shown in hex.
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        let mut header = 0;
-        if let [b0, b1, ..] = self.bytes[..] {
-            if !(0x20..=0x7e).contains(&b0) {
-                header =
-                    2 + match b1 & 0x7f {
-                        126 => 2,
-                        127 => 8,
-                        _ => 0,
-                    } + if b1 & 0x80 != 0 { 4 } else { 0 };
-            }
-        }
-        for (i, &b) in self.bytes.iter().enumerate() {
-            if i < header {
-                out.push_str(&format!("\\x{b:02x}"));
-                continue;
-            }
-            match b {
-                b'\r' => out.push_str("\\r"),
-                b'\n' => out.push_str("\\n\n"),
-                0x20..=0x7e => out.push(b as char),
-                _ => out.push_str(&format!("\\x{b:02x}")),
-            }
-        }
-        out
-    }
-}
-
 /// One simulated second of one run: a row of `timeseries.csv` (without strategy and time).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SecondRow {
@@ -144,8 +99,7 @@ pub struct Recorder {
     first_failure: Option<String>,
     types: Vec<String>,
     by_type: Vec<u64>,
-    capture_claimed: (bool, bool),
-    capture: Vec<Captured>,
+    tracer: Option<crate::trace::Tracer>,
     holds: Vec<u32>,
     retained: u64,
     retained_since: u64,
@@ -174,8 +128,7 @@ impl Recorder {
             first_failure: None,
             types: types.to_vec(),
             by_type: vec![0; types.len()],
-            capture_claimed: (false, false),
-            capture: Vec::new(),
+            tracer: None,
             holds: vec![0; clients],
             retained: 0,
             retained_since: 0,
@@ -273,37 +226,38 @@ impl Recorder {
         self.open_connections
     }
 
-    /// The first connection opened (client end) and the first accepted (server end) — the same
-    /// connection — have their bytes kept; returns whether the stream asking is one of them.
-    pub fn claim_capture(&mut self, side: Direction) -> bool {
-        let slot = match side {
-            Direction::Up => &mut self.capture_claimed.0,
-            Direction::Down => &mut self.capture_claimed.1,
-        };
-        !std::mem::replace(slot, true)
+    /// Keep client `client`'s exchange ([`crate::trace`]).
+    pub(crate) fn trace_client(&mut self, client: usize) {
+        self.tracer = Some(crate::trace::Tracer::new(client));
     }
 
-    /// Keep bytes written on the captured connection (the first 16 KiB per direction).
-    pub fn captured(&mut self, t: u64, dir: Direction, bytes: &[u8]) {
-        let kept: usize = self
-            .capture
-            .iter()
-            .filter(|c| c.up == (dir == Direction::Up))
-            .map(|c| c.bytes.len())
-            .sum();
-        let room = (16 * 1024usize).saturating_sub(kept);
-        if room > 0 {
-            self.capture.push(Captured {
-                t_ms: t,
-                up: dir == Direction::Up,
-                bytes: bytes[..bytes.len().min(room)].to_vec(),
-            });
+    /// The tracer, when a client is traced.
+    pub(crate) fn tracer(&mut self) -> Option<&mut crate::trace::Tracer> {
+        self.tracer.as_mut()
+    }
+
+    /// Event `id` of type `event_type` was created at `created_ms` for `client` (or for
+    /// every client): noted if that is the traced client.
+    pub(crate) fn trace_event(
+        &mut self,
+        client: Option<usize>,
+        id: u64,
+        event_type: &str,
+        created_ms: u64,
+    ) {
+        if let Some(t) = self.tracer.as_mut() {
+            if client.is_none_or(|c| t.traces(c)) {
+                t.event(id, event_type, created_ms);
+            }
         }
     }
 
-    /// What the first connection carried, write by write.
-    pub fn capture(&self) -> &[Captured] {
-        &self.capture
+    /// What was kept of the traced client's exchange (empty when none is traced).
+    pub fn trace(&self) -> crate::trace::Trace {
+        self.tracer
+            .as_ref()
+            .map(|t| t.trace().clone())
+            .unwrap_or_default()
     }
 
     /// Bytes of one registry entry (client id + stored address; see `[privacy]`).
@@ -677,28 +631,6 @@ pub struct SummaryRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn captured_bytes_read_as_text_with_websocket_headers_in_hex() {
-        let http = Captured {
-            t_ms: 0,
-            up: true,
-            bytes: b"GET / HTTP/1.1\r\n".to_vec(),
-        };
-        assert_eq!(http.text(), "GET / HTTP/1.1\\r\\n\n");
-        let frame = Captured {
-            t_ms: 0,
-            up: false,
-            bytes: vec![0x81, 0x02, b'h', b'i'],
-        };
-        assert_eq!(frame.text(), "\\x81\\x02hi");
-        let masked = Captured {
-            t_ms: 0,
-            up: true,
-            bytes: vec![0x8a, 0x80, 1, 2, 3, 4],
-        };
-        assert_eq!(masked.text(), "\\x8a\\x80\\x01\\x02\\x03\\x04");
-    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

@@ -108,6 +108,9 @@ pub struct Prediction {
     /// atom (a constant latency). Tells how precisely a finite run can estimate the p99:
     /// standard error ≈ √(0.99·0.01/n) / density.
     pub p99_density: Option<f64>,
+    /// Probability density of the latency at its median, per ms (`None` on an atom): the
+    /// median of n samples has a standard error ≈ √(0.5·0.5/n) / density.
+    pub p50_density: Option<f64>,
     /// Coefficient of variation of one client's request cycle (0 for a fixed-rate timer):
     /// how noisy a finite run's requests/s is, ≈ cv/√(requests).
     pub cycle_cv: Option<f64>,
@@ -221,6 +224,14 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         app_bytes_per_s: no_upstream.then_some(per_event * l * s.clients.count as f64),
         p99_density: (one_way.points.len() > 1).then(|| {
             let q = one_way.quantile(0.99);
+            one_way
+                .points
+                .iter()
+                .find(|p| p.0 == q)
+                .map_or(0.0, |p| p.1)
+        }),
+        p50_density: (one_way.points.len() > 1).then(|| {
+            let q = one_way.quantile(0.5);
             one_way
                 .points
                 .iter()

@@ -82,21 +82,108 @@ pub fn show_chart(stem: &str, s: &Scenario, results: &[RunResult]) -> anyhow::Re
     Ok(())
 }
 
-/// Print the first `writes` writes of a run's first connection, as they crossed the wire.
+fn print_message(m: &crate::trace::Message, label: &crate::trace::Label) {
+    let arrow = if m.up {
+        "client → server"
+    } else {
+        "server → client"
+    };
+    println!(
+        "--- t = {} ms, connection #{}, {arrow}, {} bytes: {} ---",
+        m.sent_ms, m.conn, m.len, label.text
+    );
+    println!("{}", m.text());
+}
+
+/// Print the first `writes` writes of the traced client (client 0 unless the scenario says
+/// otherwise), on every connection, as they crossed the wire.
 pub fn show_wire(result: &RunResult, writes: usize) {
-    for c in result.capture.iter().take(writes) {
-        let arrow = if c.up {
-            "client → server"
-        } else {
-            "server → client"
-        };
-        println!(
-            "--- t = {} ms, {arrow}, {} bytes ---",
-            c.t_ms,
-            c.bytes.len()
-        );
-        println!("{}", c.text());
+    let labels = crate::trace::describe(&result.trace.messages);
+    for (m, l) in result
+        .trace
+        .messages
+        .iter()
+        .zip(&labels)
+        .filter(|(m, _)| m.len > 0)
+        .take(writes)
+    {
+        print_message(m, l);
     }
+}
+
+/// Print, as it crossed the wire, the first write of each of `kinds` (as the transcript names
+/// them: `ws ping`, `ws pong`, `ws close`, `GET`, `204`, `sse comment`…), in time order.
+pub fn show_wire_of(result: &RunResult, kinds: &[&str]) {
+    let labels = crate::trace::describe(&result.trace.messages);
+    let mut shown = std::collections::BTreeSet::new();
+    for (m, l) in result.trace.messages.iter().zip(&labels) {
+        if m.len > 0 && kinds.contains(&l.kind.as_str()) && shown.insert(l.kind.clone()) {
+            print_message(m, l);
+        }
+    }
+    for k in kinds.iter().filter(|k| !shown.contains(**k)) {
+        println!("(no {k} in this run)");
+    }
+}
+
+/// Print, as they crossed the wire, the first `n` writes whose name passes `keep` (e.g.
+/// `|l| l.text.contains("event: price")`).
+pub fn show_wire_where(result: &RunResult, n: usize, keep: impl Fn(&crate::trace::Label) -> bool) {
+    let labels = crate::trace::describe(&result.trace.messages);
+    for (m, l) in result
+        .trace
+        .messages
+        .iter()
+        .zip(&labels)
+        .filter(|(m, l)| m.len > 0 && keep(l))
+        .take(n)
+    {
+        print_message(m, l);
+    }
+}
+
+/// Print the traced client's exchange up to `until_s` simulated seconds, as
+/// `realtime-lab trace` does.
+pub fn show_trace(result: &RunResult, until_s: f64) {
+    show_trace_between(result, 0.0, until_s);
+}
+
+/// Print the traced client's exchange from `from_s` to `until_s` simulated seconds.
+pub fn show_trace_between(result: &RunResult, from_s: f64, until_s: f64) {
+    let text = result.trace.transcript((until_s * 1000.0) as u64);
+    let from_ms = (from_s * 1000.0) as u64;
+    let mut lines = text.lines();
+    if let Some(head) = lines.next() {
+        println!("{head}");
+    }
+    for line in lines {
+        // the first column is the time sent, `12.345 s`
+        let sent = line
+            .trim_start()
+            .split(' ')
+            .next()
+            .and_then(|t| t.parse::<f64>().ok())
+            .map(|t| (t * 1000.0).round() as u64);
+        if sent.is_none_or(|t| t >= from_ms) {
+            println!("{line}");
+        }
+    }
+}
+
+/// The sequence diagram of a run (as `run` writes it to `sequence-<strategy>.svg`).
+pub fn sequence(s: &Scenario, result: &RunResult) -> anyhow::Result<String> {
+    let rows = crate::trace::sequence::Rows {
+        strategy: result.strategy.clone(),
+        client: result.trace.client,
+        steps: crate::trace::sequence::select(&result.trace.steps()),
+    };
+    crate::output::charts::sequence::render_svg(&rows, &runner::conditions(s))
+}
+
+/// [`sequence`], shown inline.
+pub fn show_sequence(s: &Scenario, result: &RunResult) -> anyhow::Result<()> {
+    show_svg(&sequence(s, result)?);
+    Ok(())
 }
 
 /// Print simulation against theory for every strategy with a closed form.

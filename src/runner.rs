@@ -171,6 +171,18 @@ pub(crate) fn write_results(
         .into_iter()
         .map(|(n, b)| (n.to_string(), b))
         .collect();
+    let sequences: Vec<crate::trace::sequence::Rows> = results
+        .iter()
+        .map(|r| crate::trace::sequence::Rows {
+            strategy: r.strategy.clone(),
+            client: r.trace.client,
+            steps: crate::trace::sequence::select(&r.trace.steps()),
+        })
+        .collect();
+    csv.push((
+        crate::trace::sequence::FILE.into(),
+        crate::trace::sequence::render_csv(&sequences)?,
+    ));
     csv.push((
         "model.csv".into(),
         output::csv::render_model(scenario, &predictions)?,
@@ -207,7 +219,16 @@ pub(crate) fn charts_of(
 ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let conditions = std::fs::read_to_string(dir.join(CONDITIONS_FILE)).unwrap_or_default();
     let data = output::charts::ChartData::read(dir, name, &conditions, looks)?;
-    output::charts::render_all(&data).with_context(|| format!("drawing the charts of {name}"))
+    let mut charts = output::charts::render_all(&data)
+        .with_context(|| format!("drawing the charts of {name}"))?;
+    // older result folders have no sequence.csv: they simply get no sequence diagrams
+    let rows = dir.join(crate::trace::sequence::FILE);
+    if rows.exists() {
+        let runs = crate::trace::sequence::read_csv(&rows)?;
+        let first_line = conditions.lines().next().unwrap_or("");
+        charts.extend(output::charts::render_sequences(&runs, first_line)?);
+    }
+    Ok(charts)
 }
 
 /// Replace the chart files of a results folder (the rest is kept), at once.

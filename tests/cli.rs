@@ -35,6 +35,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("fan-out without a global stream", "name = \"x\"\n[events]\nrate_per_client_per_s = 1\nfanout = \"all\"\n", &["`events.fanout`"]),
     ("too many deliveries", "name = \"x\"\nduration_s = 3600\n[clients]\ncount = 100000\n[events]\nrate_per_s = 10\nfanout = \"all\"\n", &["deliveries", "limit"]),
     ("too few pool hosts for the clients", "name = \"x\"\n[clients]\ncount = 100000\n[events]\nrate_per_s = 1\n[simulation]\npool_hosts = 4\n", &["`simulation.pool_hosts`", "at least 13"]),
+    ("traced client beyond the clients", "name = \"x\"\n[clients]\ncount = 3\n[events]\nrate_per_s = 1\n[simulation]\ntrace_client = 3\n", &["`simulation.trace_client`", "0 to 2"]),
     ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
 ];
 
@@ -125,8 +126,8 @@ fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
     );
     assert_eq!(
         names.len(),
-        5 + 1 + 8 + 1,
-        "5 CSV (with model.csv), conditions.txt, 4 charts × PNG/SVG, the marker: {names:?}"
+        6 + 1 + 8 + 10 + 1,
+        "6 CSV (with model.csv, sequence.csv), conditions.txt, 4 charts × PNG/SVG, 5 sequence diagrams × PNG/SVG, the marker: {names:?}"
     );
 }
 

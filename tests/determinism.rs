@@ -31,7 +31,11 @@ fn output_bytes(seed: u64) -> Vec<(String, Vec<u8>)> {
 fn the_same_seed_writes_byte_identical_files() {
     let a = output_bytes(42);
     let b = output_bytes(42);
-    assert_eq!(a.len(), 14, "5 CSV, conditions.txt, 8 chart files");
+    assert_eq!(
+        a.len(),
+        25,
+        "6 CSV, conditions.txt, 8 chart files, 5 sequence diagrams × 2"
+    );
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with seed 42");
         assert!(x.len() > 50, "{name} is nearly empty");
@@ -63,8 +67,8 @@ fn websocket_client_frames_are_byte_identical_for_one_seed() {
          [network]\nlatency_ms = 20\n[websocket]\nping_interval_s = 1\n\
          [upstream]\nrate_per_client_per_s = 1\n",
     );
-    let a = common::run(&s, "websocket").capture;
-    let b = common::run(&s, "websocket").capture;
+    let a = common::run(&s, "websocket").trace.messages;
+    let b = common::run(&s, "websocket").trace.messages;
     // after the upgrade request: masked client frames (upstream messages, pongs, the close)
     let frames = a
         .iter()

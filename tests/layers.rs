@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules by layer: a module may import only from layers below its own.
 const LAYERS: &[&[&str]] = &[
+    &["trace"],
     &["metrics", "protocol", "style"],
     &["scenario"],
     &["model"],

@@ -125,3 +125,38 @@ fn websocket_agrees_with_its_closed_form() {
 fn sse_agrees_with_its_closed_form() {
     validate("sse", &["fixed-rate"]);
 }
+
+/// Notebook 01's run: 500 clients, λ = 0.2/s, a 60 s window, so n = 0.2 × 500 × 60 = 6,000
+/// latencies. Their median has a standard error of √(0.25/n) / density = 0.006455 × 1,000 ms
+/// (the wait is uniform over the 1 s cycle): three of them, 19.4 ms, exceed the 2 % (11 ms)
+/// tolerance, so the p50 is held to 19.4 ms. WebSocket traffic follows the events: its noise
+/// is 1/√n, not "±100 %".
+#[test]
+fn small_runs_are_held_to_their_sampling_noise() {
+    let s = common::scenario(
+        "name = \"n\"\nseed = 7\nduration_s = 70\nwarmup_s = 10\n\
+         strategies = [\"short-polling\", \"websocket\"]\n\
+         [clients]\ncount = 500\nconnect_over_s = 2\n[events]\nrate_per_client_per_s = 0.2\n\
+         [network]\nlatency_ms = 50\n",
+    );
+    let lab = Lab::builtin();
+    let preds = lab.predictions(&s);
+    let (_, p) = preds.iter().find(|(id, _)| id == "short-polling").unwrap();
+    let result = common::run(&s, "short-polling");
+    let rows = check::compare(&result, p, &s);
+    let p50 = rows
+        .iter()
+        .find(|r| r.quantity == "latency p50 (ms)")
+        .unwrap();
+    assert_eq!(p50.tolerance, "±19.4 (3 s.e.)");
+    assert_eq!(p50.ok, (p50.simulated - p50.predicted).abs() <= 19.36);
+    let (_, p) = preds.iter().find(|(id, _)| id == "websocket").unwrap();
+    let result = common::run(&s, "websocket");
+    let rows = check::compare(&result, p, &s);
+    let bytes = rows.iter().find(|r| r.quantity == "app bytes/s").unwrap();
+    // 1/√6000 = 1.29 %: within 0.5 %? no, so a difference beyond 1 % is "not judged"
+    if !bytes.ok {
+        assert_eq!(bytes.tolerance, "noise ±1.3%", "{bytes:?}");
+    }
+    assert!(!bytes.tolerance.contains("100"), "{bytes:?}");
+}

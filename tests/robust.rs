@@ -313,8 +313,8 @@ fn an_interrupted_write_leaves_the_old_folder_whole() {
     let old = snapshot(&dir);
     assert_eq!(
         old.len(),
-        15,
-        "5 CSV, conditions.txt, 8 charts, the .realtime-lab marker"
+        20,
+        "6 CSV, conditions.txt, 8 charts, 2 sequence diagrams × 2, the .realtime-lab marker"
     );
     for k in 0..old.len() - 1 {
         let o = Command::new(env!("CARGO_BIN_EXE_realtime-lab"))

@@ -37,6 +37,25 @@ pub enum Command {
     },
     /// List the strategies, with a one-line summary each.
     List,
+    /// Print one client's exchange with the server as a timestamped transcript: every
+    /// request, response, frame and SSE record on every connection it has, with when it was
+    /// sent and when the other end read it.
+    Trace {
+        /// A scenario file (TOML); `-` reads it from standard input.
+        scenario: PathBuf,
+        /// The strategy to trace.
+        #[arg(long = "strategy", value_name = "ID")]
+        strategy: String,
+        /// The client to follow (0-based).
+        #[arg(long, default_value_t = 0)]
+        client: u64,
+        /// Simulated seconds to show (the simulation stops there).
+        #[arg(long, value_name = "S", default_value_t = 10.0)]
+        until: f64,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files (TOML); `-` reads one from standard input.
@@ -78,4 +97,8 @@ pub struct RunArgs {
     /// join the shards' outputs with `realtime-lab merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::sweep::Shard>,
+    /// The client whose exchange the sequence diagrams (`sequence-<strategy>.svg/.png`)
+    /// show; overrides `[simulation] trace_client` (default 0).
+    #[arg(long, value_name = "K")]
+    pub trace_client: Option<u64>,
 }

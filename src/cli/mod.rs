@@ -166,6 +166,13 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Run(args) => run(lab, args),
+        Command::Trace {
+            scenario,
+            strategy,
+            client,
+            until,
+            seed,
+        } => trace(lab, &scenario, &strategy, client, until, seed),
         Command::Merge { shards, out } => {
             let (csv, info) = crate::sweep::merge(&shards).map_err(Failure::Input)?;
             let extra = [(crate::sweep::SHARD_FILE.to_string(), info.render())];
@@ -240,8 +247,21 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
             "--seed sets the seed of a single run; a sweep takes its seeds from the file (`seed`, or `seeds = [...]` in [sweep]): change them there"
         )));
     }
+    if let Some(k) = args.trace_client {
+        for s in &loaded {
+            check_client("--trace-client", k, s)?;
+        }
+    }
     for s in &mut loaded {
         override_scenario(s, &args.strategies, args.seed);
+        if let Some(k) = args.trace_client {
+            s.simulation.trace_client = Some(k);
+            if let Some(plan) = &mut s.sweep {
+                for p in &mut plan.points {
+                    p.scenario.simulation.trace_client = Some(k);
+                }
+            }
+        }
         if let Some(plan) = &mut s.sweep {
             for p in &mut plan.points {
                 override_scenario(&mut p.scenario, &args.strategies, None);
@@ -294,6 +314,63 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
     if failed_checks > 0 {
         return Err(Failure::Run(anyhow::anyhow!(
             "{failed_checks} quantities differ from the model beyond tolerance"
+        )));
+    }
+    Ok(())
+}
+
+fn trace(
+    lab: &Lab,
+    path: &std::path::Path,
+    id: &str,
+    client: u64,
+    until: f64,
+    seed: Option<u64>,
+) -> Result<(), Failure> {
+    let mut s = lab.load(path).map_err(|e| Failure::Input(e.into()))?;
+    let strategy = lab.find(id).ok_or_else(|| {
+        Failure::Input(anyhow::anyhow!(
+            "--strategy {}: unknown strategy; known strategies: {}",
+            crate::scenario::escape(id),
+            lab.ids().join(", ")
+        ))
+    })?;
+    check_client("--client", client, &s)?;
+    let most = s.duration_s + 60.0;
+    if !(until.is_finite() && until > 0.0 && until <= most) {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "--until {until}: use more than 0 and at most {most} simulated seconds (the scenario's duration_s plus 60 s of grace and closing)"
+        )));
+    }
+    if let Some(seed) = seed {
+        s.seed = seed;
+    }
+    s.simulation.trace_client = Some(client);
+    let until_ms = (until * 1000.0).round() as u64;
+    let trace = crate::sim::trace(&s, strategy, until_ms).map_err(Failure::Run)?;
+    println!(
+        "{} · {} · client {client} · first {} of simulated time · seed {}",
+        s.name,
+        strategy.id(),
+        crate::trace::seconds(until_ms),
+        s.seed
+    );
+    print!("{}", trace.transcript(until_ms));
+    Ok(())
+}
+
+/// `client` must be one of the scenario's (of every point of a sweep).
+fn check_client(flag: &str, client: u64, s: &Scenario) -> Result<(), Failure> {
+    let fewest = s
+        .sweep
+        .as_ref()
+        .and_then(|p| p.points.iter().map(|p| p.scenario.clients.count).min())
+        .map_or(s.clients.count, |m| m.min(s.clients.count));
+    if client >= fewest {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "{flag} {client}: {} has {fewest} clients (at its smallest); use 0 to {}",
+            s.name,
+            fewest - 1
         )));
     }
     Ok(())

@@ -169,6 +169,8 @@ pub struct Simulation {
     /// Extra simulated seconds after `duration_s` to deliver what is still in flight
     /// (default: the strategy's longest period + 10 s).
     pub grace_s: Option<f64>,
+    /// The client whose exchange is kept for the sequence diagrams and `trace` (default 0).
+    pub trace_client: Option<u64>,
 }
 
 /// Where the scenario came from, for error messages.

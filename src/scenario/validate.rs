@@ -62,6 +62,16 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
             ));
         }
     }
+    if let Some(k) = s.simulation.trace_client {
+        if k >= s.clients.count {
+            return Err(format!(
+                "{}: client {k} does not exist; use 0 to {} (there are {} clients)",
+                at(&["simulation", "trace_client"]),
+                s.clients.count - 1,
+                s.clients.count
+            ));
+        }
+    }
     let round_trip_ms = 2 * s.network.latency_ms.max_ms;
     let window_ms = ((s.duration_s - s.warmup_s) * 1000.0).round() as u64;
     if round_trip_ms >= window_ms {

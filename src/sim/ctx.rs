@@ -159,13 +159,14 @@ impl ServerCtx {
     /// Open a metered connection from the server to a client's address (a callback),
     /// compensating the simulator's cheap connect like [`ClientCtx::connect`].
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
+        let started = crate::metrics::now_ms();
         let stream = turmoil::net::TcpStream::connect(addr).await?;
         // the server has no per-client random stream: the constant part of the delay
         tokio::time::sleep(Duration::from_millis(
             self.scenario.network.latency_ms.min_ms,
         ))
         .await;
-        Ok(Metered::server_outbound(stream, self.rec.clone()))
+        Ok(Metered::server_outbound(stream, self.rec.clone(), started))
     }
 
     /// Hold `client`'s address until the returned guard is dropped (a request in progress, an
@@ -253,7 +254,7 @@ impl ClientCtx {
     /// Listen on `port` of this client's host (a callback endpoint); accepted streams are
     /// metered, their writes counted as upstream.
     pub async fn listen(&self, port: u16) -> io::Result<Listener> {
-        Listener::bind_client(port, self.rec.clone()).await
+        Listener::bind_client(port, self.rec.clone(), self.id, &self.host).await
     }
 
     /// Open a metered TCP connection to the server.
@@ -264,13 +265,14 @@ impl ClientCtx {
     /// drawn from the same distribution the simulator draws link delays from, to make up the
     /// difference (see `docs/sources.md`, "The turmoil simulator").
     pub async fn connect(&self) -> io::Result<Metered> {
+        let started = crate::metrics::now_ms();
         let stream = turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await?;
         let extra = one_way_delay(
             &mut self.harness_rng.borrow_mut(),
             self.scenario.network.latency_ms,
         );
         tokio::time::sleep(Duration::from_millis(extra)).await;
-        Ok(Metered::client(stream, self.rec.clone()))
+        Ok(Metered::client(stream, self.rec.clone(), self.id, started))
     }
 
     /// Hand over one event payload parsed from the wire; returns its id. This is where

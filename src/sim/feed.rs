@@ -164,13 +164,17 @@ pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHan
         match fanout {
             Fanout::One => {
                 let client = rng.random_range(0..clients);
-                rec.borrow_mut()
-                    .event_generated(id, Some(client), 1, event.created_ms);
+                let mut r = rec.borrow_mut();
+                r.event_generated(id, Some(client), 1, event.created_ms);
+                r.trace_event(Some(client), id, feed.type_name(&event), event.created_ms);
+                drop(r);
                 feed.push(client, event);
             }
             Fanout::All => {
-                rec.borrow_mut()
-                    .event_generated(id, None, clients as u64, event.created_ms);
+                let mut r = rec.borrow_mut();
+                r.event_generated(id, None, clients as u64, event.created_ms);
+                r.trace_event(None, id, feed.type_name(&event), event.created_ms);
+                drop(r);
                 for client in 0..clients {
                     feed.push(client, event);
                 }

@@ -53,8 +53,8 @@ pub struct RunResult {
     pub delivered_by_type: Vec<(String, u64)>,
     /// Simulated milliseconds the run lasted (events, delivery of the last ones, closing).
     pub simulated_ms: u64,
-    /// The first connection's bytes, write by write (up to 16 KiB each way).
-    pub capture: Vec<crate::metrics::Captured>,
+    /// The traced client's exchange (`[simulation] trace_client`), every connection.
+    pub trace: crate::trace::Trace,
 }
 
 /// How many client pool hosts to spread `clients` over.
@@ -105,6 +105,27 @@ pub fn run_observed(
     strategy: &dyn Strategy,
     progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<RunResult> {
+    run_inner(scenario, strategy, progress, None)
+}
+
+/// The exchange of `[simulation] trace_client` under `strategy`, simulating only until
+/// `until_ms` (what `realtime-lab trace` prints).
+pub fn trace(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    until_ms: u64,
+) -> anyhow::Result<crate::trace::Trace> {
+    // a little longer, so that what was sent before `until_ms` has arrived
+    let stop = until_ms + 2 * scenario.network.latency_ms.max_ms + 1_000;
+    Ok(run_inner(scenario, strategy, &mut |_, _| {}, Some(stop))?.trace)
+}
+
+fn run_inner(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    progress: &mut dyn FnMut(u64, u64),
+    stop_at_ms: Option<u64>,
+) -> anyhow::Result<RunResult> {
     let settings = Rc::new(Settings::new(
         strategy.id(),
         scenario.strategy_table(strategy.id()),
@@ -135,6 +156,8 @@ pub fn run_observed(
     let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
     rec.borrow_mut()
         .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
+    rec.borrow_mut()
+        .trace_client(scenario.simulation.trace_client.unwrap_or(0) as usize);
     let closing = Rc::new(Closing::default());
 
     let run = Rc::new(ctx::Run {
@@ -202,6 +225,9 @@ pub fn run_observed(
             .map_err(|e| anyhow!("{e}"))
             .with_context(|| format!("the {} simulation stopped with an error", strategy.id()))?;
         let now = sim.elapsed().as_millis() as u64;
+        if stop_at_ms.is_some_and(|stop| now >= stop) {
+            break now;
+        }
         if now % 1000 == 0 {
             rec.borrow_mut().end_second(now / 1000 - 1);
             progress(now, duration_ms);
@@ -240,6 +266,6 @@ pub fn run_observed(
         latency: rec.latency_counts().to_vec(),
         delivered_by_type: rec.delivered_by_type(),
         simulated_ms: now,
-        capture: rec.capture().to_vec(),
+        trace: rec.trace(),
     })
 }

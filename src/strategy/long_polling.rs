@@ -158,6 +158,8 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         bytes_per_event,
         app_bytes_per_s,
         p99_density: (gap_share > 0.01).then(|| gap_share / (g * 1000.0)),
+        // the median sits on the atom at d (most events find a parked request)
+        p50_density: None,
         cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
     }
 }

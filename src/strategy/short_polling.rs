@@ -193,6 +193,8 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         bytes_per_event,
         app_bytes_per_s,
         p99_density: Some(1.0 / c_ms),
+        // the wait is uniform over the cycle: density 1/C everywhere inside it
+        p50_density: Some(1.0 / c_ms),
         cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
     }
 }

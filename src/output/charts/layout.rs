@@ -141,10 +141,14 @@ mod tests {
     use super::*;
     use crate::output::charts::{draw_chart, ChartData, CHARTS, SIZE};
     use crate::output::palette::Looks;
+    use crate::trace::sequence::Rows;
 
     /// A real run of the five built-ins, then the same data with long strategy names and
     /// values stretched to extremes.
-    fn datasets() -> Vec<(String, ChartData)> {
+    /// Charts' data, and sequence diagrams (what, rows, conditions line).
+    type Diagrams = Vec<(String, Rows, String)>;
+
+    fn datasets() -> (Vec<(String, ChartData)>, Diagrams) {
         let lab = crate::Lab::builtin();
         let s = lab
             .parse(&crate::Source {
@@ -158,6 +162,31 @@ mod tests {
         let written = lab.write(&s, root.path(), results).unwrap();
         let conditions = std::fs::read_to_string(written.dir.join("conditions.txt")).unwrap();
         let real = ChartData::read(&written.dir, "layout", &conditions, &lab.looks()).unwrap();
+        let first_line = conditions.lines().next().unwrap().to_string();
+        let sequences =
+            crate::trace::sequence::read_csv(&written.dir.join("sequence.csv")).unwrap();
+        let mut diagrams: Vec<(String, Rows, String)> = sequences
+            .iter()
+            .map(|r| {
+                (
+                    format!("real {}", r.strategy),
+                    r.clone(),
+                    first_line.clone(),
+                )
+            })
+            .collect();
+        // long names and labels, a gap before every row, late times, several connections
+        let mut long = sequences[0].clone();
+        long.strategy = "a-sixth-strategy-with-a-rather-long-name".into();
+        long.client = 99_999;
+        for (k, (skipped, step)) in long.steps.iter_mut().enumerate() {
+            *skipped = 1_000 + k;
+            step.at_ms = 86_400_000 + k as u64 * 61_000;
+            step.arrived_ms = step.arrived_ms.map(|_| step.at_ms + 10_000);
+            step.conn = 1 + (k as u32 % 3);
+            step.label.text = step.label.text.repeat(8);
+        }
+        diagrams.push(("extreme".into(), long, conditions.replace('\n', " ")));
         // long names, extreme values
         let names = [
             ("short-polling", "short-polling-with-jitter"),
@@ -196,13 +225,31 @@ mod tests {
             }
         }
         extreme.looks = Looks::default();
-        vec![("real".into(), real), ("extreme".into(), extreme)]
+        (
+            vec![("real".into(), real), ("extreme".into(), extreme)],
+            diagrams,
+        )
     }
 
     #[test]
     fn no_chart_text_is_clipped_overlapping_or_too_small() {
         let mut all = Vec::new();
-        for (what, data) in datasets() {
+        let (charts, diagrams) = datasets();
+        for (what, rows, conditions) in diagrams {
+            let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            {
+                let root = TextRecorder {
+                    size: SIZE,
+                    texts: texts.clone(),
+                }
+                .into_drawing_area();
+                crate::output::charts::sequence::draw_on(&root, &rows, &conditions).unwrap();
+            }
+            for p in problems(&texts.borrow(), SIZE) {
+                all.push(format!("{what} sequence: {p}"));
+            }
+        }
+        for (what, data) in charts {
             for stem in CHARTS {
                 let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
                 {

@@ -20,6 +20,7 @@ mod latency;
 mod layout;
 mod load;
 mod overview;
+pub mod sequence;
 pub mod sweep;
 mod traffic;
 
@@ -73,11 +74,36 @@ pub fn render_png(stem: &str, data: &ChartData) -> anyhow::Result<Vec<u8>> {
         let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
         draw_chart(stem, &root, data)?;
     }
+    encode_png(&rgb)
+}
+
+/// An RGB buffer of [`SIZE`] as PNG bytes.
+pub(crate) fn encode_png(rgb: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = SIZE;
     let mut png = Vec::new();
     let encoder = image::codecs::png::PngEncoder::new(&mut png);
-    image::ImageEncoder::write_image(encoder, &rgb, w, h, image::ColorType::Rgb8)
+    image::ImageEncoder::write_image(encoder, rgb, w, h, image::ColorType::Rgb8)
         .context("encoding PNG")?;
     Ok(png)
+}
+
+/// Every strategy's sequence diagram (`sequence-<strategy>.svg/.png`) from `sequence.csv`'s
+/// rows, in memory.
+pub fn render_sequences(
+    runs: &[crate::trace::sequence::Rows],
+    conditions: &str,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for rows in runs {
+        let stem = sequence::stem(&rows.strategy);
+        let svg = sequence::render_svg(rows, conditions)
+            .with_context(|| format!("drawing {stem}.svg"))?;
+        let png = sequence::render_png(rows, conditions)
+            .with_context(|| format!("drawing {stem}.png"))?;
+        out.push((format!("{stem}.svg"), svg.into_bytes()));
+        out.push((format!("{stem}.png"), png));
+    }
+    Ok(out)
 }
 
 /// Draw every chart of `data`, in memory: `(<stem>.svg or <stem>.png, bytes)`.
