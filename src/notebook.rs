@@ -111,17 +111,21 @@ pub fn show_wire(result: &RunResult, writes: usize) {
     }
 }
 
-/// Print, as it crossed the wire, the first write of each of `kinds` (as the transcript names
-/// them: `ws ping`, `ws pong`, `ws close`, `GET`, `204`, `sse comment`…), in time order.
+/// Print, as it crossed the wire, the first write of each of `kinds` in each direction (as
+/// the transcript names them: `ws ping`, `ws pong`, `ws close`, `GET`, `204`, `sse
+/// comment`…), in time order.
 pub fn show_wire_of(result: &RunResult, kinds: &[&str]) {
     let labels = crate::trace::describe(&result.trace.messages);
     let mut shown = std::collections::BTreeSet::new();
     for (m, l) in result.trace.messages.iter().zip(&labels) {
-        if m.len > 0 && kinds.contains(&l.kind.as_str()) && shown.insert(l.kind.clone()) {
+        if m.len > 0 && kinds.contains(&l.kind.as_str()) && shown.insert((l.kind.clone(), m.up)) {
             print_message(m, l);
         }
     }
-    for k in kinds.iter().filter(|k| !shown.contains(**k)) {
+    for k in kinds
+        .iter()
+        .filter(|k| !shown.iter().any(|(s, _)| s == **k))
+    {
         println!("(no {k} in this run)");
     }
 }

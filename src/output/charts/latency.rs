@@ -1,6 +1,7 @@
 //! `latency`: the distribution of delivery latency per strategy as a CDF on a log axis, with
 //! p50 (circle) and p99 (triangle) marked, and a bar panel of p50/p95/p99.
 
+use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -61,6 +62,7 @@ pub fn cdf<DB: DrawingBackend>(
         &draw::fmt_ms,
         &draw::fmt_fraction,
     )?;
+    let mut medians: Vec<(usize, f64)> = Vec::new();
     for (i, row) in data.summary.iter().enumerate() {
         let Some(buckets) = data.latency.get(&row.strategy) else {
             continue;
@@ -70,6 +72,7 @@ pub fn cdf<DB: DrawingBackend>(
         }
         let l = data.looks.get(&row.strategy, i);
         draw::series(&mut chart, cdf_points(buckets), l, 3)?;
+        medians.push((i, (row.latency_p50_ms as f64).max(1.0)));
         let p50 = (row.latency_p50_ms as f64).max(1.0);
         let p99 = (row.latency_p99_ms as f64).max(1.0);
         chart
@@ -91,6 +94,108 @@ pub fn cdf<DB: DrawingBackend>(
                     .draw_series([Circle::new((v.max(1.0), 0.99), 13, hollow)])
                     .map_err(err)?;
             }
+        }
+    }
+    name_medians(&chart, data, &medians)
+}
+
+/// Name the strategies at their p50 marker, one name a line in its colour under the median's
+/// value, so curves that lie on top of each other (every push strategy jumps at the link
+/// delay) are all named: strategies whose markers are within 8 px share one block.
+fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    data: &ChartData,
+    medians: &[(usize, f64)],
+) -> anyhow::Result<()> {
+    let mut groups: Vec<(i32, i32, Vec<usize>, f64)> = Vec::new();
+    for &(i, p50) in medians {
+        let (x, y) = chart.backend_coord(&(p50, 0.5));
+        match groups.iter_mut().find(|g| (g.0 - x).abs() <= 8) {
+            Some(g) => g.2.push(i),
+            None => groups.push((x, y, vec![i], p50)),
+        }
+    }
+    groups.sort_by_key(|g| g.0);
+    let area = chart.plotting_area().strip_coord_spec();
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let line_h = draw::TICKS as i32 + 4;
+    // the blocks drawn so far: (left, top, right, bottom) in pixels
+    let mut taken: Vec<(i32, i32, i32, i32)> = Vec::new();
+    for (x, y, members, p50) in groups {
+        // one strategy: one line, `short-polling · p50 225 ms`; several that coincide: the
+        // median on top, then one name a line
+        let mut lines: Vec<(String, RGBColor)> = Vec::new();
+        if let [i] = members[..] {
+            let row = &data.summary[i];
+            lines.push((
+                format!("{} · p50 {}", row.strategy, draw::fmt_ms(&p50)),
+                data.looks.get(&row.strategy, i).color,
+            ));
+        } else {
+            lines.push((format!("p50 {}", draw::fmt_ms(&p50)), RGBColor(60, 60, 60)));
+            for &i in &members {
+                let row = &data.summary[i];
+                lines.push((row.strategy.clone(), data.looks.get(&row.strategy, i).color));
+            }
+        }
+        let style = font(draw::TICKS);
+        let width = lines
+            .iter()
+            .map(|(t, _)| area.estimate_text_size(t, &style).map_or(0, |s| s.0 as i32))
+            .max()
+            .unwrap_or(0);
+        let height = line_h * lines.len() as i32;
+        // right of the marker and below it (the CDF climbs up and to the right of its
+        // median, so that corner is empty), else above it, else left of the marker; failing
+        // all, anywhere free in the plot
+        let right = x + 18;
+        let left_side = x - 18 - width;
+        let fits = |left: i32, top: i32| {
+            left >= x_px.start + 4
+                && left + width <= x_px.end - 6
+                && top >= y_px.start + 4
+                && top + height <= y_px.end - 6
+                && !taken.iter().any(|b| {
+                    left < b.2 + 6
+                        && b.0 < left + width + 6
+                        && top < b.3 + 2
+                        && b.1 < top + height + 2
+                })
+        };
+        let near = (0..40).flat_map(|k| [y + 14 + k * line_h, y + 14 - (k + 1) * line_h]);
+        let anywhere = (0..80).map(|k| y_px.start + 4 + k * line_h / 2);
+        let (left, top) = [right, left_side]
+            .into_iter()
+            .flat_map(|l| near.clone().map(move |t| (l, t)))
+            .chain(
+                [right, left_side]
+                    .into_iter()
+                    .flat_map(|l| anywhere.clone().map(move |t| (l, t))),
+            )
+            .find(|&(l, t)| fits(l, t))
+            .unwrap_or((
+                right.min(x_px.end - 6 - width),
+                (y + 14).min(y_px.end - 6 - height),
+            ));
+        taken.push((left, top, left + width, top + height));
+        let (ox, oy) = (x_px.start, y_px.start);
+        area.draw(&Rectangle::new(
+            [
+                (left - ox - 4, top - oy - 2),
+                (left - ox + width + 4, top - oy + height + 2),
+            ],
+            WHITE.mix(0.85).filled(),
+        ))
+        .map_err(err)?;
+        for (k, (text, colour)) in lines.into_iter().enumerate() {
+            area.draw(&Text::new(
+                text,
+                (left - ox, top - oy + k as i32 * line_h),
+                font(draw::TICKS)
+                    .color(&colour)
+                    .pos(Pos::new(HPos::Left, VPos::Top)),
+            ))
+            .map_err(err)?;
         }
     }
     Ok(())

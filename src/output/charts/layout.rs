@@ -231,6 +231,56 @@ mod tests {
         )
     }
 
+    /// The texts of chart `stem` drawn from `data`.
+    fn texts_of(stem: &str, data: &ChartData) -> Vec<Placed> {
+        let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        {
+            let root = TextRecorder {
+                size: SIZE,
+                texts: texts.clone(),
+            }
+            .into_drawing_area();
+            draw_chart(stem, &root, data).unwrap();
+        }
+        let t = texts.borrow().clone();
+        t
+    }
+
+    /// Every push strategy's CDF jumps at the link delay, onto one line: each strategy is
+    /// still named in the CDF panel (legend, bar label and a name at its median: 3 times).
+    /// The long-polling line of parked requests has a panel and a name of its own.
+    #[test]
+    fn every_strategy_is_named_where_its_line_is() {
+        let (charts, _) = datasets();
+        let real = &charts[0].1;
+        let latency = texts_of("latency", real);
+        for row in &real.summary {
+            let n = latency
+                .iter()
+                .filter(|t| {
+                    t.text == row.strategy
+                        || t.text.starts_with(&format!("{} · p50 ", row.strategy))
+                })
+                .count();
+            assert_eq!(
+                n, 3,
+                "{} named {n} times in the latency chart",
+                row.strategy
+            );
+        }
+        // the push strategies share one median block
+        assert!(latency.iter().any(|t| t.text == "p50 50 ms"));
+        let load = texts_of("server_load", real);
+        assert!(load
+            .iter()
+            .any(|t| t.text == "Requests held at the server (parked)"));
+        let named = load
+            .iter()
+            .filter(|t| t.text.contains("long-polling"))
+            .count();
+        assert_eq!(named, 4, "legend, requests, connections and parked panels");
+    }
+
     #[test]
     fn no_chart_text_is_clipped_overlapping_or_too_small() {
         let mut all = Vec::new();

@@ -1,5 +1,5 @@
-//! `server_load`: requests/s (top) and open connections with parked requests (bottom), over
-//! simulated time, sharing the time axis.
+//! `server_load`: requests/s (top), open connections and — where a strategy parks requests —
+//! the requests held at the server (bottom), over simulated time.
 
 use plotters::prelude::*;
 
@@ -11,11 +11,38 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::legend(&body, data)?;
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
     requests(&top, data)?;
-    connections(
-        &bottom,
+    let parked = draw::time_series(data, |r| r.parked_requests as f64);
+    if parked.iter().any(|(_, p)| p.iter().any(|q| q.1 > 0.0)) {
+        // a parked request is also an open connection: in one panel the two lines lie on
+        // top of each other, so they get a panel each
+        let (left, right) = bottom.split_horizontally(bottom.dim_in_pixel().0 / 2);
+        connections(&left, data, "Open connections")?;
+        parked_requests(&right, data, &parked)
+    } else {
+        connections(&bottom, data, "Open connections")
+    }
+}
+
+/// Requests held at the server (parked long polls) over time, for the strategies that park.
+fn parked_requests<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    parked: &[(String, Vec<(f64, f64)>)],
+) -> anyhow::Result<()> {
+    let lines: Vec<(String, Vec<(f64, f64)>)> = parked
+        .iter()
+        .filter(|(_, p)| p.iter().any(|q| q.1 > 0.0))
+        .cloned()
+        .collect();
+    draw::time_panel(
+        area,
         data,
-        "Open connections (thick) and parked requests (thin)",
-    )
+        "Requests held at the server (parked)",
+        "parked requests",
+        &lines,
+        &draw::fmt_count,
+    )?;
+    Ok(())
 }
 
 /// Requests per second over time, with the model's prediction as a thin dashed line over the
@@ -48,18 +75,16 @@ pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> an
     Ok(())
 }
 
-/// Open connections (thick) and parked requests (thin, where any) over time.
+/// Open connections over time.
 pub fn connections<DB: DrawingBackend>(
     area: &Area<'_, DB>,
     data: &ChartData,
     caption: &str,
 ) -> anyhow::Result<()> {
     let open = draw::time_series(data, |r| r.open_connections as f64);
-    let parked = draw::time_series(data, |r| r.parked_requests as f64);
     let (from, to) = draw::time_range(data);
     let y_max = open
         .iter()
-        .chain(&parked)
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
         .fold(0.0, f64::max);
     let y = draw::y_range(y_max, 1.0);
@@ -74,14 +99,5 @@ pub fn connections<DB: DrawingBackend>(
     for (i, (id, pts)) in open.iter().enumerate() {
         draw::series(&mut chart, pts.clone(), data.looks.get(id, i), 4)?;
     }
-    draw::label_lines(&mut chart, &open, &data.looks)?;
-    for (i, (id, pts)) in parked.iter().enumerate() {
-        if pts.iter().any(|p| p.1 > 0.0) {
-            let color = data.looks.get(id, i).color;
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(1)))
-                .map_err(err)?;
-        }
-    }
-    Ok(())
+    draw::label_lines(&mut chart, &open, &data.looks)
 }
