@@ -11,7 +11,10 @@
 //! of a finite run (e.g. 1/√n on a mean) is of the order of the tolerance itself, and a
 //! difference would say nothing about the model. Likewise a requests/s or bytes/s beyond
 //! tolerance is flagged only when the run's sampling noise (cycle cv / √requests) is at most
-//! half the tolerance; otherwise the row says "not judged".
+//! half the tolerance; otherwise the row says "not judged". Push strategies' traffic follows
+//! the events, so their bytes/s noise is 1/√(expected events). A median is held to three of
+//! its standard errors (√(0.25/n)/density at the median, [`crate::model::Prediction`]'s
+//! `p50_density`) when they exceed the 2 % tolerance.
 
 /// Fewest expected events in the window for event-based quantities to be compared.
 pub const MIN_EVENTS: f64 = 5_000.0;

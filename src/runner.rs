@@ -127,10 +127,11 @@ impl Written {
 /// The one-line description of a scenario's conditions that chart titles carry.
 pub(crate) fn conditions(s: &Scenario) -> String {
     let (rate, fanout) = s.event_rate();
+    let noun = |r: f64| if r == 1.0 { "event" } else { "events" };
     let events = match (s.events.rate_per_client_per_s, fanout) {
-        (Some(r), _) => format!("{r} events/client/s"),
-        (None, Fanout::All) => format!("{rate} events/s to all"),
-        (None, Fanout::One) => format!("{rate} events/s"),
+        (Some(r), _) => format!("{r} {}/client/s", noun(r)),
+        (None, Fanout::All) => format!("{rate} {}/s to all", noun(rate)),
+        (None, Fanout::One) => format!("{rate} {}/s", noun(rate)),
     };
     let lat = s.network.latency_ms;
     let latency = if lat.is_constant() {
