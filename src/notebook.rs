@@ -112,8 +112,8 @@ pub fn show_wire(result: &RunResult, writes: usize) {
 }
 
 /// Print, as it crossed the wire, the first write of each of `kinds` in each direction (as
-/// the transcript names them: `ws ping`, `ws pong`, `ws close`, `GET`, `204`, `sse
-/// comment`…), in time order.
+/// the sequence diagrams name them: `GET`, `204`, `ws text`, `ws ping`, `ws pong masked` (a
+/// client's frames are masked), `ws close`, `sse comment`…), in time order.
 pub fn show_wire_of(result: &RunResult, kinds: &[&str]) {
     let labels = crate::trace::describe(&result.trace.messages);
     let mut shown = std::collections::BTreeSet::new();

@@ -237,6 +237,9 @@ fn run_inner(
                 let done = now >= duration_ms && rec.borrow().all_delivered();
                 if done || now >= end_ms {
                     closing_since = Some(now);
+                    if let Some(t) = rec.borrow_mut().tracer() {
+                        t.closing(now);
+                    }
                     closing.raise();
                 }
             }

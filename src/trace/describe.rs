@@ -32,7 +32,11 @@ pub fn describe(messages: &[Message]) -> Vec<Label> {
                     return Label::new("connect", format!("TCP handshake, connection #{}", m.conn));
                 }
                 What::Close => {
-                    return Label::new("close", format!("FIN: connection #{} closed", m.conn))
+                    let who = if m.up { "client" } else { "server" };
+                    return Label::new(
+                        "close",
+                        format!("FIN: the {who} closes connection #{}", m.conn),
+                    );
                 }
                 What::Data => {}
             }
@@ -236,7 +240,7 @@ fn frames(bytes: &[u8], len: u64) -> Label {
                     format!(" · {}", ids_text(&ids))
                 };
                 (
-                    format!("ws {what}"),
+                    format!("ws {what}{}", if masked { " masked" } else { "" }),
                     format!("{what} frame {n} B{masked_note}{carried}"),
                 )
             }
@@ -248,15 +252,21 @@ fn frames(bytes: &[u8], len: u64) -> Label {
                 let code =
                     (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
                 (
-                    "ws close".into(),
+                    format!("ws close{}", if masked { " masked" } else { "" }),
                     match code {
                         Some(c) => format!("close {c}{masked_note}"),
                         None => format!("close{masked_note}"),
                     },
                 )
             }
-            0x9 => ("ws ping".into(), format!("ping{masked_note}")),
-            0xa => ("ws pong".into(), format!("pong{masked_note}")),
+            0x9 => (
+                format!("ws ping{}", if masked { " masked" } else { "" }),
+                format!("ping{masked_note}"),
+            ),
+            0xa => (
+                format!("ws pong{}", if masked { " masked" } else { "" }),
+                format!("pong{masked_note}"),
+            ),
             other => ("ws other".into(), format!("frame opcode {other:#x}")),
         };
         kind.get_or_insert(k);

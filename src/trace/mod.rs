@@ -50,6 +50,19 @@ impl Trace {
                 format!("event {} created ({})", e.id, e.event_type),
             ),
         }));
+        if let Some(t) = self.closing_ms {
+            steps.push(Step {
+                at_ms: t,
+                arrived_ms: None,
+                from: Side::Event,
+                conn: 0,
+                len: 0,
+                label: Label::new(
+                    CLOSING,
+                    "the run is over: the server closes its connections",
+                ),
+            });
+        }
         // stable: recording order within a millisecond; an event is created before the
         // server can send it in the same ms
         steps.sort_by_key(|s| (s.at_ms, s.from != Side::Event));
@@ -101,6 +114,9 @@ impl Trace {
         out
     }
 }
+
+/// The kind of the step that marks the end of the run.
+pub const CLOSING: &str = "closing";
 
 /// `1.234 s`.
 pub fn seconds(ms: u64) -> String {
@@ -154,6 +170,7 @@ mod tests {
                 created_ms: 1_500,
             }],
             truncated: false,
+            closing_ms: None,
         };
         let text = t.transcript(u64::MAX);
         let lines: Vec<&str> = text.lines().collect();

@@ -187,6 +187,11 @@ impl Tracer {
         });
     }
 
+    /// The run is over at `t`: the server closes its connections.
+    pub(crate) fn closing(&mut self, t: u64) {
+        self.trace.closing_ms = Some(t);
+    }
+
     /// What was kept.
     pub(crate) fn trace(&self) -> &Trace {
         &self.trace

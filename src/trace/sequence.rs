@@ -53,49 +53,161 @@ pub struct Rows {
 /// The file the rows are written to.
 pub const FILE: &str = "sequence.csv";
 
-/// Pick the rows of a diagram from every step of an exchange; each comes with the number of
-/// steps left out just before it.
-pub fn select(steps: &[Step]) -> Vec<(usize, Step)> {
-    let mut picked: BTreeSet<usize> = (0..steps.len().min(HEAD)).collect();
-    let mut seen: BTreeSet<&str> = picked
-        .iter()
-        .map(|&i| steps[i].label.kind.as_str())
-        .collect();
-    for (i, s) in steps.iter().enumerate().skip(HEAD) {
-        if picked.len() >= ROWS {
-            break;
+/// Whether a kind names a request (`GET`, `POST`, `GET Last-Event-ID`…).
+fn is_request(kind: &str) -> bool {
+    kind.split(' ')
+        .next()
+        .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()))
+}
+
+/// Whether a kind names an HTTP response (`200`, `204`, `101`…).
+fn is_response(kind: &str) -> bool {
+    kind.len() == 3 && kind.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The event ids a step's name says it carries (`event 7`, `events 7, 9`, `3 events
+/// (7–12)`, `id: 7`), as inclusive ranges.
+fn carried(text: &str) -> Vec<(u64, u64)> {
+    let number = |s: &str| -> Option<u64> {
+        let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("event") {
+        let rest = &text[i..];
+        if let Some(list) = rest
+            .strip_prefix("events ")
+            .or_else(|| rest.strip_prefix("event "))
+        {
+            for part in list.split(", ") {
+                match number(part) {
+                    Some(n) => out.push((n, n)),
+                    None => break,
+                }
+            }
         }
-        if seen.contains(s.label.kind.as_str()) {
+        if let Some(range) = rest.strip_prefix("events (") {
+            if let Some((a, b)) = range.split_once('–') {
+                if let (Some(a), Some(b)) = (number(a), number(b)) {
+                    out.push((a, b));
+                }
+            }
+        }
+    }
+    for (i, _) in text.match_indices("id: ") {
+        if let Some(n) = number(&text[i + 4..]) {
+            out.push((n, n));
+        }
+    }
+    out
+}
+
+/// The steps that must be shown with step `i`, so that no exchange is cut in half: a
+/// request's answer, a response's request, a ping's pong, a close frame's echo, and the step
+/// that delivers an event created.
+fn partners(steps: &[Step], i: usize) -> Vec<usize> {
+    let s = &steps[i];
+    let kind = s.label.kind.as_str();
+    let other_side_after = || {
+        steps
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, a)| a.conn == s.conn && a.from != s.from && a.from != Side::Event)
+            .map(|(j, _)| j)
+    };
+    if s.from == Side::Event {
+        if kind != "event" {
+            return Vec::new();
+        }
+        let id = s
+            .label
+            .text
+            .strip_prefix("event ")
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        let Some(id) = id else { return Vec::new() };
+        return steps
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .find(|(_, a)| {
+                a.from == Side::Server
+                    && carried(&a.label.text)
+                        .iter()
+                        .any(|r| r.0 <= id && id <= r.1)
+            })
+            .map(|(j, _)| vec![j])
+            .unwrap_or_default();
+    }
+    if is_request(kind) {
+        return other_side_after().into_iter().collect();
+    }
+    // a ping's pong, a close frame's echo (the echo itself pulls nothing more)
+    for (frame, answer) in [("ws ping", "ws pong"), ("ws close", "ws close")] {
+        if kind.starts_with(frame) {
+            return other_side_after()
+                .filter(|&j| steps[j].label.kind.starts_with(answer))
+                .into_iter()
+                .collect();
+        }
+    }
+    if is_response(kind) {
+        return steps[..i]
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, a)| a.conn == s.conn && a.from != s.from && a.from != Side::Event)
+            .map(|(j, _)| vec![j])
+            .unwrap_or_default();
+    }
+    Vec::new()
+}
+
+/// `picked` with `i` and, transitively, its partners.
+fn with_partners(steps: &[Step], picked: &BTreeSet<usize>, i: usize) -> BTreeSet<usize> {
+    let mut out = picked.clone();
+    let mut todo = vec![i];
+    while let Some(k) = todo.pop() {
+        if out.insert(k) {
+            todo.extend(partners(steps, k));
+        }
+    }
+    out
+}
+
+/// Pick the rows of a diagram from every step of an exchange; each comes with the number of
+/// steps left out just before it. A step comes with its partners (a request with its answer,
+/// an event with the step that delivers it…) or not at all.
+pub fn select(steps: &[Step]) -> Vec<(usize, Step)> {
+    let fits = |set: &BTreeSet<usize>| set.len() <= ROWS && picked_height(set) <= BUDGET;
+    let mut picked: BTreeSet<usize> = BTreeSet::new();
+    for i in 0..steps.len().min(HEAD) {
+        let with = with_partners(steps, &picked, i);
+        if fits(&with) {
+            picked = with;
+        }
+    }
+    // then the first step of each kind not yet shown
+    for i in HEAD..steps.len() {
+        let shown = picked
+            .iter()
+            .any(|&j| steps[j].label.kind == steps[i].label.kind);
+        if shown || picked.contains(&i) {
             continue;
         }
-        // with what answers it: the next step on the same connection the other way
-        let answer =
-            (s.from != Side::Event)
-                .then(|| {
-                    steps.iter().enumerate().skip(i + 1).find(|(_, a)| {
-                        a.conn == s.conn && a.from != s.from && a.from != Side::Event
-                    })
-                })
-                .flatten();
-        let mut with = picked.clone();
-        with.insert(i);
-        if let Some((j, _)) = answer {
-            with.insert(j);
+        let with = with_partners(steps, &picked, i);
+        if fits(&with) {
+            picked = with;
         }
-        if with.len() > ROWS || picked_height(&with) > BUDGET {
-            break;
-        }
-        seen.insert(&s.label.kind);
-        if let Some((_, a)) = answer {
-            seen.insert(&a.label.kind);
-        }
-        picked = with;
     }
     // room left: the steps after the head, in order
     for i in HEAD..steps.len() {
-        let mut with = picked.clone();
-        with.insert(i);
-        if with.len() > ROWS || picked_height(&with) > BUDGET {
+        if picked.contains(&i) {
+            continue;
+        }
+        let with = with_partners(steps, &picked, i);
+        if !fits(&with) {
             break;
         }
         picked = with;
@@ -239,6 +351,49 @@ mod tests {
         assert_eq!(rows[head + 1].1.label.kind, "event");
         assert_eq!(rows[head + 2].1.label.kind, "ws pong");
         assert_eq!(rows[head + 2].1.at_ms, 30_040);
+    }
+
+    /// An event created late comes with the response that delivers it, and that response
+    /// with its request: no answer without its question, no event that never arrives.
+    #[test]
+    fn an_event_comes_with_its_delivery_and_a_response_with_its_request() {
+        let mut steps = Vec::new();
+        for k in 0..20 {
+            steps.push(step(k * 1000, Side::Client, 1, "GET"));
+            steps.push(step(k * 1000 + 30, Side::Server, 1, "204"));
+        }
+        let mut created = step(20_500, Side::Event, 0, "event");
+        created.label.text = "event 7 created (price)".into();
+        steps.push(created);
+        steps.push(step(21_000, Side::Client, 1, "GET"));
+        let mut delivery = step(21_030, Side::Server, 1, "200");
+        delivery.label.text = "200 OK · events 6, 7".into();
+        steps.push(delivery);
+        let rows = select(&steps);
+        let at: Vec<u64> = rows.iter().map(|(_, s)| s.at_ms).collect();
+        assert!(
+            at.contains(&20_500) && at.contains(&21_000) && at.contains(&21_030),
+            "{at:?}"
+        );
+        // every response shown follows its request
+        for (k, (_, s)) in rows.iter().enumerate() {
+            if is_response(&s.label.kind) {
+                assert!(k > 0 && is_request(&rows[k - 1].1.label.kind), "{at:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn carried_ids_in_every_form() {
+        assert_eq!(carried("200 OK · event 160"), vec![(160, 160)]);
+        assert_eq!(
+            carried("200 OK · events 451, 472"),
+            vec![(451, 451), (472, 472)]
+        );
+        assert_eq!(carried("200 OK · 3 events (41–43)"), vec![(41, 43)]);
+        assert_eq!(carried("id: 42 · event: price · data 9 B"), vec![(42, 42)]);
+        assert_eq!(carried("text frame 100 B · event 7"), vec![(7, 7)]);
+        assert!(carried("204 No Content").is_empty());
     }
 
     #[test]

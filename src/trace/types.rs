@@ -58,6 +58,9 @@ pub struct Trace {
     pub events: Vec<TracedEvent>,
     /// Whether messages were left out ([`KEEP_MESSAGES`]).
     pub truncated: bool,
+    /// When the run was over and the server began closing its connections, ms (what
+    /// follows is the end of the run, not its steady state).
+    pub closing_ms: Option<u64>,
 }
 
 /// One line of the exchange: a message or an event, with its name.

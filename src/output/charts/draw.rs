@@ -425,7 +425,7 @@ pub fn label_lines<DB: DrawingBackend>(
         let (w, h) = (w as i32, h as i32);
         area.draw(&Rectangle::new(
             [(right - w - 4, y - h / 2 - 2), (right + 4, y + h / 2 + 2)],
-            WHITE.mix(0.85).filled(),
+            WHITE.mix(0.6).filled(),
         ))
         .map_err(err)?;
         area.draw(&Text::new(label, (right, y), style))

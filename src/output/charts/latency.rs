@@ -12,11 +12,16 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::titled(root, &format!("Delivery latency — {}", data.name), data)?;
     let body = draw::legend(&body, data)?;
     let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 64 / 100);
-    cdf(
-        &left,
-        data,
-        "Share of events delivered within a latency (● p50, ▲ p99)",
-    )?;
+    let caption = if !data
+        .model
+        .values()
+        .any(|m| m.latency_p50_ms.is_some() || m.latency_p99_ms.is_some())
+    {
+        "Share of events delivered within a latency (● p50, ▲ p99)"
+    } else {
+        "Events delivered within a latency (● p50, ▲ p99, ○ theory)"
+    };
+    cdf(&left, data, caption)?;
     percentile_bars(&right, data)
 }
 
@@ -164,11 +169,13 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
         };
         let near = (0..40).flat_map(|k| [y + 14 + k * line_h, y + 14 - (k + 1) * line_h]);
         let anywhere = (0..80).map(|k| y_px.start + 4 + k * line_h / 2);
+        // (a marker off the plot's range is placed at the plot's edge)
+        let edge = (x_px.end - 6 - width).max(x_px.start + 4);
         let (left, top) = [right, left_side]
             .into_iter()
             .flat_map(|l| near.clone().map(move |t| (l, t)))
             .chain(
-                [right, left_side]
+                [right, left_side, edge]
                     .into_iter()
                     .flat_map(|l| anywhere.clone().map(move |t| (l, t))),
             )
@@ -184,7 +191,7 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
                 (left - ox - 4, top - oy - 2),
                 (left - ox + width + 4, top - oy + height + 2),
             ],
-            WHITE.mix(0.85).filled(),
+            WHITE.mix(0.6).filled(),
         ))
         .map_err(err)?;
         for (k, (text, colour)) in lines.into_iter().enumerate() {
@@ -223,14 +230,24 @@ pub fn percentile_bars<DB: DrawingBackend>(
     data: &ChartData,
 ) -> anyhow::Result<()> {
     let n = data.summary.len() as f64;
-    let top = data
+    // one strategy far slower than the rest would flatten every other bar: the axis then
+    // stops at 1.5 × the next largest p99, and the outlier's bars are cut, marked and their
+    // value written
+    let mut p99s: Vec<f64> = data
         .summary
         .iter()
-        .map(|r| r.latency_p99_ms)
-        .max()
-        .unwrap_or(1) as f64;
+        .map(|r| r.latency_p99_ms as f64)
+        .collect();
+    p99s.sort_by(f64::total_cmp);
+    let largest = p99s.last().copied().unwrap_or(1.0);
+    let next = p99s.iter().rev().nth(1).copied().unwrap_or(largest);
+    let top = if next > 0.0 && largest > 10.0 * next {
+        1.5 * next
+    } else {
+        largest * 1.15
+    };
     let caption = "p50 / p95 / p99, ms (light → dark; p99 written)";
-    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.15).max(1.0))?;
+    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..top.max(1.0))?;
     draw::bar_mesh(area, &mut chart, data, "latency (ms)", &|v| {
         format!("{v:.0}")
     })?;
@@ -240,18 +257,35 @@ pub fn percentile_bars<DB: DrawingBackend>(
         for (k, v) in values.iter().enumerate() {
             let x0 = i as f64 + 0.12 + k as f64 * 0.26;
             let shade = [0.35, 0.65, 1.0][k];
+            let cut = *v as f64 > top;
+            let h = (*v as f64).min(top * 0.93);
             chart
                 .draw_series([Rectangle::new(
-                    [(x0, 0.0), (x0 + 0.24, *v as f64)],
+                    [(x0, 0.0), (x0 + 0.24, h)],
                     c.mix(shade).filled(),
                 )])
                 .map_err(err)?;
+            if cut {
+                // a white zigzag across the cut bar
+                let (y0, y1) = (h * 0.90, h * 0.94);
+                chart
+                    .draw_series([PathElement::new(
+                        vec![(x0 - 0.02, y0), (x0 + 0.12, y1), (x0 + 0.26, y0)],
+                        WHITE.stroke_width(4),
+                    )])
+                    .map_err(err)?;
+            }
             if k == 2 {
                 // the p99 over its group (three values side by side would collide); p50 and
-                // p95 read off the axis
+                // p95 read off the axis (a cut group's p99 is marked ↑)
                 let label = font(draw::TICKS - 3).pos(Pos::new(HPos::Center, VPos::Bottom));
+                let text = if cut {
+                    format!("{} ↑", draw::fmt_ms(&(*v as f64)))
+                } else {
+                    v.to_string()
+                };
                 chart
-                    .draw_series([Text::new(v.to_string(), (i as f64 + 0.5, *v as f64), label)])
+                    .draw_series([Text::new(text, (i as f64 + 0.5, h), label)])
                     .map_err(err)?;
             }
         }

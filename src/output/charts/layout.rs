@@ -225,8 +225,19 @@ mod tests {
             }
         }
         extreme.looks = Looks::default();
+        // one strategy a thousand times slower than the rest (its latency bars are cut)
+        let mut outlier = real.clone();
+        if let Some(last) = outlier.summary.last_mut() {
+            last.latency_p50_ms *= 1000;
+            last.latency_p95_ms *= 1000;
+            last.latency_p99_ms *= 1000;
+        }
         (
-            vec![("real".into(), real), ("extreme".into(), extreme)],
+            vec![
+                ("real".into(), real),
+                ("extreme".into(), extreme),
+                ("outlier".into(), outlier),
+            ],
             diagrams,
         )
     }

@@ -49,7 +49,11 @@ fn parked_requests<DB: DrawingBackend>(
 /// measured window.
 pub fn requests<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let lines = draw::time_series(data, |r| r.requests as f64);
-    let caption = if data.model.is_empty() {
+    let caption = if !data
+        .model
+        .values()
+        .any(|m| m.requests_per_s.is_some_and(|r| r > 0.0))
+    {
         "Requests received per second"
     } else {
         "Requests received per second (thin dashed: theory)"

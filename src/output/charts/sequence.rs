@@ -13,7 +13,7 @@ use super::canvas::{register_fonts, Area, SIZE};
 use super::draw::err;
 use super::draw::{font, AXIS, SUBTITLE, TICKS, TITLE};
 use crate::trace::sequence::{height, Rows, BREAK, BUDGET, HEAD};
-use crate::trace::{seconds, Side, Step, What};
+use crate::trace::{seconds, Side, Step, What, CLOSING};
 
 const CLIENT_X: i32 = 340;
 const SERVER_X: i32 = 1390;
@@ -182,6 +182,24 @@ where
             (CLIENT_X - 124, y - 6),
         )
         .map_err(err)?;
+        if s.label.kind == CLOSING {
+            // the end of the run: a line across both lifelines, named
+            root.draw(&plotters::element::DashedPathElement::new(
+                vec![(CLIENT_X - 60, y), (SERVER_X + 60, y)],
+                6,
+                6,
+                ShapeStyle::from(&BLACK).stroke_width(2),
+            ))
+            .map_err(err)?;
+            root.draw_text(
+                &s.label.text,
+                &font(TICKS).pos(Pos::new(HPos::Center, VPos::Bottom)),
+                ((CLIENT_X + SERVER_X) / 2, y - 4),
+            )
+            .map_err(err)?;
+            y += row_h;
+            continue;
+        }
         if s.from == Side::Event {
             root.draw(&Circle::new(
                 (SERVER_X, y),
@@ -205,12 +223,14 @@ where
             _ => (SERVER_X, CLIENT_X, DOWN),
         };
         let colour = if dashed(s) { GREY } else { colour };
-        let (y1, never) = match s.arrived_ms {
+        let (x1, y1, never) = match s.arrived_ms {
             Some(a) => (
+                x1,
                 y + (a.saturating_sub(s.at_ms) as f64 * px_per_ms).round() as i32,
                 false,
             ),
-            None => (y, true),
+            // never read: a stub from the sender, ending in a cross
+            None => (x0 + (x1 - x0) * 2 / 5, y, true),
         };
         let style = ShapeStyle::from(&colour).stroke_width(3);
         if dashed(s) || never {
@@ -225,12 +245,24 @@ where
             root.draw(&PathElement::new(vec![(x0, y), (x1, y1)], style))
                 .map_err(err)?;
         }
-        if !never {
+        if never {
+            for (dx, dy) in [(8, 8), (8, -8)] {
+                root.draw(&PathElement::new(
+                    vec![(x1 - dx, y1 - dy), (x1 + dx, y1 + dy)],
+                    ShapeStyle::from(&colour).stroke_width(3),
+                ))
+                .map_err(err)?;
+            }
+        } else {
             arrow_head(root, (x0, y), (x1, y1), colour)?;
         }
         let mut text = s.label.text.clone();
         if several && what(s) == What::Data {
             text = format!("#{} {text}", s.conn);
+        }
+        if s.len > 0 {
+            // the size of the write: heads, frames and chunks included
+            text.push_str(&format!("  ({} B)", s.len));
         }
         if never {
             text.push_str(" (not read)");
@@ -240,7 +272,7 @@ where
         root.draw_text(
             &text,
             &style.pos(Pos::new(HPos::Center, VPos::Bottom)),
-            ((x0 + x1) / 2, y - 4),
+            ((CLIENT_X + SERVER_X) / 2, y - 4),
         )
         .map_err(err)?;
         y += row_h;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::draw::{self, err, font};
 use super::{register_fonts, SIZE};
@@ -392,11 +393,18 @@ fn panel<DB: DrawingBackend>(
     let log_y = wants_log(y_lo, y_hi) || (log_x && y_lo > 0.0 && y_hi / y_lo >= 10.0);
     let tx = |x: f64| if log_x { x.log10() } else { x };
     let ty = |y: f64| if log_y { y.max(1e-9).log10() } else { y };
+    // ticks at the swept values themselves (at most 8 of them, evenly picked)
+    let mut swept: Vec<f64> = xs.clone();
+    swept.sort_by(f64::total_cmp);
+    swept.dedup();
+    let step = swept.len().div_ceil(8).max(1);
+    let ticks: Vec<(f64, f64)> = swept.iter().step_by(step).map(|&x| (tx(x), x)).collect();
     let x_range = if log_x {
         (tx(x_lo) - 0.1)..(tx(x_hi) + 0.1)
     } else {
         (x_lo.min(0.0))..(x_hi * 1.05).max(1.0)
     };
+
     let y_range = if log_y {
         (ty(y_lo) - 0.2)..(ty(y_hi) + 0.2)
     } else {
@@ -434,12 +442,41 @@ fn panel<DB: DrawingBackend>(
         .y_desc(y_desc.as_str())
         .axis_desc_style(font(draw::AXIS))
         .label_style(font(draw::TICKS))
-        .x_labels(if log_x { decades(x_lo, x_hi) } else { 8 })
+        .x_labels(0)
         .y_labels(if log_y { decades(y_lo, y_hi) } else { 6 })
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .draw()
         .map_err(err)?;
+    // the x tick labels, one per swept value, with a tick and a light grid line
+    let (base_x, base_y) = area.get_base_pixel();
+    let y_bottom = chart.plotting_area().get_pixel_range().1.end;
+    let y_top = chart.plotting_area().get_pixel_range().1.start;
+    for &(t, value) in &ticks {
+        let (px, _) = chart.backend_coord(&(t, 0.0));
+        area.draw(&PathElement::new(
+            vec![
+                (px - base_x, y_top - base_y),
+                (px - base_x, y_bottom - base_y),
+            ],
+            RGBColor(225, 225, 225).stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&PathElement::new(
+            vec![
+                (px - base_x, y_bottom - base_y),
+                (px - base_x, y_bottom - base_y + 6),
+            ],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            crate::output::table::human(value),
+            (px - base_x, y_bottom - base_y + 10),
+            font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
+    }
     for (i, id, pts) in &series {
         let l = data.looks.get(id, *i);
         if pts.iter().any(|p| p.3 > p.2) {

@@ -47,7 +47,7 @@ pub fn per_event_bars<DB: DrawingBackend>(
         .iter()
         .map(|r| r.bytes_per_event)
         .fold(1.0, f64::max);
-    let caption = if data.model.is_empty() {
+    let caption = if !data.model.values().any(|m| m.bytes_per_event.is_some()) {
         "Bytes per event (dark: payload)"
     } else {
         "Bytes per event (dark: payload; black: theory)"
