@@ -236,7 +236,7 @@ fn run_traces_the_chosen_client_and_draws_one_diagram_per_strategy() {
     let ws: Vec<&str> = rows
         .iter()
         .filter(|r| &r[0] == "websocket")
-        .map(|r| r.get(9).unwrap())
+        .map(|r| r.get(10).unwrap())
         .collect();
     assert!(ws.len() <= realtime_lab::trace::sequence::ROWS);
     assert!(

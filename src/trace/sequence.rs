@@ -23,9 +23,9 @@ pub const BUDGET: f64 = 18.0;
 /// The height of a break, in rows.
 pub const BREAK: f64 = 0.85;
 
-/// The height `rows` (with the number of steps left out before each) take, in rows.
-pub fn height<T>(rows: &[(usize, T)]) -> f64 {
-    rows.len() as f64 + BREAK * rows.iter().filter(|(k, _)| *k > 0).count() as f64
+/// The height `rows` (with the steps left out before each) take, in rows.
+pub fn height<T>(rows: &[(Gap, T)]) -> f64 {
+    rows.len() as f64 + BREAK * rows.iter().filter(|(g, _)| g.steps > 0).count() as f64
 }
 
 /// The height of the steps `picked` (indices, sorted) would take.
@@ -39,6 +39,15 @@ fn picked_height(picked: &BTreeSet<usize>) -> f64 {
     h
 }
 
+/// The steps left out before a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Gap {
+    /// How many steps.
+    pub steps: usize,
+    /// How many of them were events created (the rest were messages).
+    pub events: usize,
+}
+
 /// One strategy's diagram rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rows {
@@ -46,8 +55,8 @@ pub struct Rows {
     pub strategy: String,
     /// The traced client.
     pub client: usize,
-    /// The rows, each with the number of steps left out before it.
-    pub steps: Vec<(usize, Step)>,
+    /// The rows, each with the steps left out before it.
+    pub steps: Vec<(Gap, Step)>,
 }
 
 /// The file the rows are written to.
@@ -179,7 +188,14 @@ fn with_partners(steps: &[Step], picked: &BTreeSet<usize>, i: usize) -> BTreeSet
 /// Pick the rows of a diagram from every step of an exchange; each comes with the number of
 /// steps left out just before it. A step comes with its partners (a request with its answer,
 /// an event with the step that delivers it…) or not at all.
-pub fn select(steps: &[Step]) -> Vec<(usize, Step)> {
+pub fn select(steps: &[Step]) -> Vec<(Gap, Step)> {
+    // a close the other end never read (it had closed first) teaches nothing: left out
+    let steps: Vec<Step> = steps
+        .iter()
+        .filter(|s| !(s.label.kind == "close" && s.arrived_ms.is_none()))
+        .cloned()
+        .collect();
+    let steps = &steps[..];
     let fits = |set: &BTreeSet<usize>| set.len() <= ROWS && picked_height(set) <= BUDGET;
     let mut picked: BTreeSet<usize> = BTreeSet::new();
     for i in 0..steps.len().min(HEAD) {
@@ -216,9 +232,15 @@ pub fn select(steps: &[Step]) -> Vec<(usize, Step)> {
     picked
         .into_iter()
         .map(|i| {
-            let skipped = i - next;
+            let gap = Gap {
+                steps: i - next,
+                events: steps[next..i]
+                    .iter()
+                    .filter(|s| s.label.kind == "event")
+                    .count(),
+            };
             next = i + 1;
-            (skipped, steps[i].clone())
+            (gap, steps[i].clone())
         })
         .collect()
 }
@@ -230,6 +252,7 @@ pub fn render_csv(runs: &[Rows]) -> anyhow::Result<Vec<u8>> {
         "strategy",
         "client",
         "skipped_before",
+        "events_skipped",
         "sent_ms",
         "arrived_ms",
         "from",
@@ -239,11 +262,12 @@ pub fn render_csv(runs: &[Rows]) -> anyhow::Result<Vec<u8>> {
         "label",
     ])?;
     for run in runs {
-        for (skipped, s) in &run.steps {
+        for (gap, s) in &run.steps {
             w.write_record([
                 run.strategy.as_str(),
                 &run.client.to_string(),
-                &skipped.to_string(),
+                &gap.steps.to_string(),
+                &gap.events.to_string(),
                 &s.at_ms.to_string(),
                 &s.arrived_ms.map(|a| a.to_string()).unwrap_or_default(),
                 s.from.name(),
@@ -279,15 +303,18 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Vec<Rows>> {
         };
         let strategy = field(0, "strategy")?.to_string();
         let client = num(1, "client")? as usize;
-        let skipped = num(2, "skipped_before")? as usize;
-        let arrived = field(4, "arrived_ms")?;
-        let from = field(5, "from")?;
+        let gap = Gap {
+            steps: num(2, "skipped_before")? as usize,
+            events: num(3, "events_skipped")? as usize,
+        };
+        let arrived = field(5, "arrived_ms")?;
+        let from = field(6, "from")?;
         let step = Step {
-            at_ms: num(3, "sent_ms")?,
+            at_ms: num(4, "sent_ms")?,
             arrived_ms: if arrived.is_empty() {
                 None
             } else {
-                Some(num(4, "arrived_ms")?)
+                Some(num(5, "arrived_ms")?)
             },
             from: Side::parse(from).with_context(|| {
                 format!(
@@ -295,16 +322,16 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Vec<Rows>> {
                     n + 2
                 )
             })?,
-            conn: num(6, "conn")? as u32,
-            len: num(7, "bytes")?,
-            label: Label::new(field(8, "kind")?, field(9, "label")?),
+            conn: num(7, "conn")? as u32,
+            len: num(8, "bytes")?,
+            label: Label::new(field(9, "kind")?, field(10, "label")?),
         };
         match runs.last_mut() {
-            Some(r) if r.strategy == strategy => r.steps.push((skipped, step)),
+            Some(r) if r.strategy == strategy => r.steps.push((gap, step)),
             _ => runs.push(Rows {
                 strategy,
                 client,
-                steps: vec![(skipped, step)],
+                steps: vec![(gap, step)],
             }),
         }
     }
@@ -343,10 +370,16 @@ mod tests {
         let rows = select(&steps);
         assert_eq!(rows.len(), ROWS);
         let head = ROWS - 3; // the first steps, without a gap
-        assert!(rows[..head].iter().all(|(skipped, _)| *skipped == 0));
+        assert!(rows[..head].iter().all(|(gap, _)| gap.steps == 0));
         assert_eq!(rows[head - 1].1.at_ms, steps[head - 1].at_ms);
         // 40 polls and answers, `head` of them shown
-        assert_eq!(rows[head].0, 40 - head);
+        assert_eq!(
+            rows[head].0,
+            Gap {
+                steps: 40 - head,
+                events: 0
+            }
+        );
         assert_eq!(rows[head].1.label.kind, "ws ping");
         assert_eq!(rows[head + 1].1.label.kind, "event");
         assert_eq!(rows[head + 2].1.label.kind, "ws pong");
@@ -402,18 +435,24 @@ mod tests {
             Rows {
                 strategy: "a".into(),
                 client: 3,
-                steps: vec![(0, step(1, Side::Client, 1, "GET"))],
+                steps: vec![(Gap::default(), step(1, Side::Client, 1, "GET"))],
             },
             Rows {
                 strategy: "b".into(),
                 client: 0,
                 steps: vec![
-                    (0, step(2, Side::Event, 0, "event")),
-                    (7, {
-                        let mut s = step(3, Side::Server, 2, "204");
-                        s.arrived_ms = None;
-                        s
-                    }),
+                    (Gap::default(), step(2, Side::Event, 0, "event")),
+                    (
+                        Gap {
+                            steps: 7,
+                            events: 2,
+                        },
+                        {
+                            let mut s = step(3, Side::Server, 2, "204");
+                            s.arrived_ms = None;
+                            s
+                        },
+                    ),
                 ],
             },
         ];

@@ -179,8 +179,12 @@ mod tests {
         let mut long = sequences[0].clone();
         long.strategy = "a-sixth-strategy-with-a-rather-long-name".into();
         long.client = 99_999;
-        for (k, (skipped, step)) in long.steps.iter_mut().enumerate() {
-            *skipped = 1_000 + k;
+        for (k, (gap, step)) in long.steps.iter_mut().enumerate() {
+            *gap = crate::trace::sequence::Gap {
+                steps: 1_000 + k,
+                // every other gap only events created (the "meanwhile" text)
+                events: if k % 2 == 1 { 1_000 + k } else { 0 },
+            };
             step.at_ms = 86_400_000 + k as u64 * 61_000;
             step.arrived_ms = step.arrived_ms.map(|_| step.at_ms + 10_000);
             step.conn = 1 + (k as u32 % 3);

@@ -98,7 +98,7 @@ where
 
     // lifelines and their heads
     let bottom = {
-        let breaks = rows.steps.iter().filter(|(k, _)| *k > 0).count() as i32;
+        let breaks = rows.steps.iter().filter(|(g, _)| g.steps > 0).count() as i32;
         FIRST_ROW_Y + breaks * break_h + rows.steps.len() as i32 * row_h - row_h / 2
     };
     for (x, name) in [
@@ -134,14 +134,25 @@ where
 
     let mut y = FIRST_ROW_Y;
     let mut previous: Option<u64> = None;
-    for (skipped, s) in &rows.steps {
-        if *skipped > 0 {
+    for (gap, s) in &rows.steps {
+        if gap.steps > 0 {
             let since = previous.map(|p| s.at_ms.saturating_sub(p)).unwrap_or(0);
-            let text = format!(
-                "⋯ {skipped} step{} not shown, {} later ⋯",
-                if *skipped == 1 { "" } else { "s" },
-                human_duration(since)
-            );
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let text = if gap.events == gap.steps {
+                // only events created: nothing was sent meanwhile
+                format!(
+                    "⋯ meanwhile {} event{} created ⋯",
+                    gap.events,
+                    plural(gap.events)
+                )
+            } else {
+                format!(
+                    "⋯ {} step{} not shown, {} later ⋯",
+                    gap.steps,
+                    plural(gap.steps),
+                    human_duration(since)
+                )
+            };
             // between the end of the previous row's arrow (at most half a row down) and
             // the top of the next row's label
             let top = y - row_h / 2 + 2;
