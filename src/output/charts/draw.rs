@@ -380,11 +380,49 @@ pub fn label_lines<DB: DrawingBackend>(
     }
     let (x_px, y_px) = chart.plotting_area().get_pixel_range();
     let (top, bottom) = (y_px.start as f64, y_px.end as f64);
-    // place labels just above their line's end, then push apart (22 px apart at least)
+    let area = chart.plotting_area().strip_coord_spec();
+    let plot_w = (x_px.end - x_px.start - 16) as u32;
+    // each group's text, colour and size
+    let probe = font(TICKS);
+    let labels: Vec<(String, RGBColor, i32, i32)> = groups
+        .iter()
+        .map(|(g, _)| {
+            let ids: Vec<&str> = g.iter().map(|&i| lines[i].0.as_str()).collect();
+            // too wide for the plot on one line: name how many coincide
+            let label = if area_fits(chart, &ids.join(" = "), &probe, plot_w) {
+                ids.join(" = ")
+            } else {
+                format!("{} strategies coincide", ids.len())
+            };
+            let color = if ids.len() == 1 {
+                looks.get(ids[0], g[0]).color
+            } else {
+                RGBColor(60, 60, 60)
+            };
+            let (w, h) = area.estimate_text_size(&label, &probe).unwrap_or((0, 0));
+            (label, color, w as i32, h as i32)
+        })
+        .collect();
+    // every data point on screen, to keep labels off the lines
+    let points: Vec<(i32, i32)> = lines
+        .iter()
+        .flat_map(|(_, pts)| pts.iter().map(|p| chart.backend_coord(p)))
+        .collect();
+    let right_px = x_px.end - 8;
+    // place each label just above its line's end, or the nearest place around it that no
+    // line crosses; then push apart labels that would overlap (24 px apart at least)
     let mut placed: Vec<(f64, usize)> = groups
         .iter()
         .enumerate()
-        .map(|(k, (_, y))| ((y - 14.0).clamp(top + 12.0, bottom - 12.0), k))
+        .map(|(k, (_, y))| {
+            let (_, _, w, h) = labels[k];
+            let label = LabelBox {
+                right: right_px,
+                w,
+                h,
+            };
+            (label_row(*y, label, &points, (top, bottom)), k)
+        })
         .collect();
     placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     for j in 1..placed.len() {
@@ -396,42 +434,69 @@ pub fn label_lines<DB: DrawingBackend>(
             p.0 -= overflow;
         }
     }
-    let area = chart.plotting_area().strip_coord_spec();
-    let plot_w = (x_px.end - x_px.start - 16) as u32;
     for (py, k) in placed {
-        let ids: Vec<&str> = groups[k].0.iter().map(|&i| lines[i].0.as_str()).collect();
-        // too wide for the plot on one line: name how many coincide, the first and the rest
-        // in the legend's order
-        let probe = font(TICKS);
-        let fits = |t: &str| area_fits(chart, t, &probe, plot_w);
-        let ids: Vec<String> = if fits(&ids.join(" = ")) {
-            ids.iter().map(|s| s.to_string()).collect()
-        } else {
-            vec![format!("{} strategies coincide", ids.len())]
-        };
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let color = if ids.len() == 1 {
-            looks.get(ids[0], groups[k].0[0]).color
-        } else {
-            RGBColor(60, 60, 60)
-        };
-        let label = ids.join(" = ");
+        let (label, color, w, h) = &labels[k];
         let style = font(TICKS)
-            .color(&color)
+            .color(color)
             .pos(Pos::new(HPos::Right, VPos::Center));
         let (right, y) = (x_px.end - x_px.start - 8, py as i32 - y_px.start);
         // a light backing, so the label reads over the lines it names
-        let (w, h) = area.estimate_text_size(&label, &style).map_err(err)?;
-        let (w, h) = (w as i32, h as i32);
         area.draw(&Rectangle::new(
             [(right - w - 4, y - h / 2 - 2), (right + 4, y + h / 2 + 2)],
             WHITE.mix(0.6).filled(),
         ))
         .map_err(err)?;
-        area.draw(&Text::new(label, (right, y), style))
+        area.draw(&Text::new(label.clone(), (right, y), style))
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// A line label's right edge and size, in pixels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LabelBox {
+    pub right: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+/// How many segments of the polylines through `points` (pixels; a segment going leftwards
+/// joins two lines and is skipped) cross the label centred on row `cy`.
+fn crossings(cy: f64, label: LabelBox, points: &[(i32, i32)]) -> usize {
+    let (x0, x1) = (label.right - label.w - 4, label.right + 4);
+    let (y0, y1) = (cy as i32 - label.h / 2 - 2, cy as i32 + label.h / 2 + 2);
+    let inside = |p: (i32, i32)| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1;
+    points
+        .windows(2)
+        .filter(|s| {
+            let (a, b) = (s[0], s[1]);
+            if inside(a) || inside(b) {
+                return true;
+            }
+            // the segment's y range over the box's x span
+            if b.0 <= a.0 || b.0 < x0 || a.0 > x1 {
+                return false;
+            }
+            a.1.min(b.1) <= y1 && a.1.max(b.1) >= y0
+        })
+        .count()
+}
+
+/// The pixel row for the label of a line ending on row `y_end`: just above the end (14 px),
+/// unless lines cross it there; then the nearest of 14, 38 and 62 px above or below that
+/// the fewest lines cross, inside `rows` (top, bottom).
+pub(crate) fn label_row(
+    y_end: f64,
+    label: LabelBox,
+    points: &[(i32, i32)],
+    rows: (f64, f64),
+) -> f64 {
+    let clamp = |c: f64| c.clamp(rows.0 + 12.0, rows.1 - 12.0);
+    [-14.0, 14.0, -38.0, 38.0, -62.0, 62.0]
+        .map(|d| clamp(y_end + d))
+        .into_iter()
+        .min_by_key(|&c| crossings(c, label, points))
+        .unwrap_or(clamp(y_end - 14.0))
 }
 
 /// Whether `text` in `style` is at most `width` pixels wide on the chart's backend.
@@ -493,4 +558,30 @@ pub fn bar_mesh<DB: DrawingBackend>(
             .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    /// A label goes just above its line's end (14 px), unless another line runs there: then
+    /// below it. Line A ends on row 300; line B runs level on row 286 across the right edge.
+    #[test]
+    fn a_label_moves_off_a_line_that_runs_through_it() {
+        let label = LabelBox {
+            right: 990,
+            w: 200,
+            h: 20,
+        };
+        let a = [(0, 300), (500, 300), (1000, 300)];
+        let b = [(0, 286), (500, 286), (1000, 286)];
+        // alone: just above its end
+        assert_eq!(label_row(300.0, label, &a, (0.0, 900.0)), 286.0);
+        // B's points follow A's: the segment from A's end back to B's start goes left and
+        // is not a line
+        let both: Vec<(i32, i32)> = a.iter().chain(&b).copied().collect();
+        assert_eq!(label_row(300.0, label, &both, (0.0, 900.0)), 314.0);
+        // no room below: above B's line, 38 px up
+        assert_eq!(label_row(300.0, label, &both, (0.0, 320.0)), 262.0);
+    }
 }

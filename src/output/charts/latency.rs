@@ -68,6 +68,7 @@ pub fn cdf<DB: DrawingBackend>(
         &draw::fmt_fraction,
     )?;
     let mut medians: Vec<(usize, f64)> = Vec::new();
+    let mut curves: Vec<Vec<(i32, i32)>> = Vec::new();
     for (i, row) in data.summary.iter().enumerate() {
         let Some(buckets) = data.latency.get(&row.strategy) else {
             continue;
@@ -76,7 +77,9 @@ pub fn cdf<DB: DrawingBackend>(
             continue;
         }
         let l = data.looks.get(&row.strategy, i);
-        draw::series(&mut chart, cdf_points(buckets), l, 3)?;
+        let points = cdf_points(buckets);
+        curves.push(points.iter().map(|p| chart.backend_coord(p)).collect());
+        draw::series(&mut chart, points, l, 3)?;
         medians.push((i, (row.latency_p50_ms as f64).max(1.0)));
         let p50 = (row.latency_p50_ms as f64).max(1.0);
         let p99 = (row.latency_p99_ms as f64).max(1.0);
@@ -101,7 +104,7 @@ pub fn cdf<DB: DrawingBackend>(
             }
         }
     }
-    name_medians(&chart, data, &medians)
+    name_medians(&chart, data, &medians, &curves)
 }
 
 /// Name the strategies at their p50 marker, one name a line in its colour under the median's
@@ -111,6 +114,7 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
     chart: &ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     data: &ChartData,
     medians: &[(usize, f64)],
+    curves: &[Vec<(i32, i32)>],
 ) -> anyhow::Result<()> {
     let mut groups: Vec<(i32, i32, Vec<usize>, f64)> = Vec::new();
     for &(i, p50) in medians {
@@ -167,11 +171,24 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
                         && b.1 < top + height + 2
                 })
         };
+        // whether a curve runs through a block at (left, top)
+        let crossed = |left: i32, top: i32| {
+            let (x0, x1, y0, y1) = (left - 4, left + width + 4, top - 2, top + height + 2);
+            curves.iter().any(|c| {
+                c.windows(2).any(|s| {
+                    let (a, b) = (s[0], s[1]);
+                    let inside = |p: (i32, i32)| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1;
+                    inside(a)
+                        || inside(b)
+                        || (a.0 <= x1 && b.0 >= x0 && a.1.min(b.1) <= y1 && a.1.max(b.1) >= y0)
+                })
+            })
+        };
         let near = (0..40).flat_map(|k| [y + 14 + k * line_h, y + 14 - (k + 1) * line_h]);
         let anywhere = (0..80).map(|k| y_px.start + 4 + k * line_h / 2);
         // (a marker off the plot's range is placed at the plot's edge)
         let edge = (x_px.end - 6 - width).max(x_px.start + 4);
-        let (left, top) = [right, left_side]
+        let candidates: Vec<(i32, i32)> = [right, left_side]
             .into_iter()
             .flat_map(|l| near.clone().map(move |t| (l, t)))
             .chain(
@@ -179,7 +196,13 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
                     .into_iter()
                     .flat_map(|l| anywhere.clone().map(move |t| (l, t))),
             )
-            .find(|&(l, t)| fits(l, t))
+            .collect();
+        // the first free place no curve runs through, else the first free place
+        let (left, top) = candidates
+            .iter()
+            .copied()
+            .find(|&(l, t)| fits(l, t) && !crossed(l, t))
+            .or_else(|| candidates.iter().copied().find(|&(l, t)| fits(l, t)))
             .unwrap_or((
                 right.min(x_px.end - 6 - width),
                 (y + 14).min(y_px.end - 6 - height),
