@@ -222,24 +222,23 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         latency_max_ms: Some(one_way.max()),
         bytes_per_event: no_upstream.then_some(per_event),
         app_bytes_per_s: no_upstream.then_some(per_event * l * s.clients.count as f64),
-        p99_density: (one_way.points.len() > 1).then(|| {
-            let q = one_way.quantile(0.99);
-            one_way
-                .points
-                .iter()
-                .find(|p| p.0 == q)
-                .map_or(0.0, |p| p.1)
-        }),
-        p50_density: (one_way.points.len() > 1).then(|| {
-            let q = one_way.quantile(0.5);
-            one_way
-                .points
-                .iter()
-                .find(|p| p.0 == q)
-                .map_or(0.0, |p| p.1)
-        }),
+        p99_density: density_at(&one_way, 0.99),
+        p50_density: density_at(&one_way, 0.5),
         cycle_cv: None,
     }
+}
+
+/// The probability of the one-way delay's `p` quantile (per ms: the delay is whole ms), or
+/// `None` for a constant delay (an atom, no density).
+fn density_at(one_way: &OneWay, p: f64) -> Option<f64> {
+    (one_way.points.len() > 1).then(|| {
+        let q = one_way.quantile(p);
+        one_way
+            .points
+            .iter()
+            .find(|pt| pt.0 == q)
+            .map_or(0.0, |pt| pt.1)
+    })
 }
 
 /// Mean number of decimal digits of the event ids created in the measured window (ids count

@@ -98,17 +98,7 @@ fn print_message(m: &crate::trace::Message, label: &crate::trace::Label) {
 /// Print the first `writes` writes of the traced client (client 0 unless the scenario says
 /// otherwise), on every connection, as they crossed the wire.
 pub fn show_wire(result: &RunResult, writes: usize) {
-    let labels = crate::trace::describe(&result.trace.messages);
-    for (m, l) in result
-        .trace
-        .messages
-        .iter()
-        .zip(&labels)
-        .filter(|(m, _)| m.len > 0)
-        .take(writes)
-    {
-        print_message(m, l);
-    }
+    show_wire_where(result, writes, |_| true);
 }
 
 /// Print, as it crossed the wire, the first write of each of `kinds` in each direction (as

@@ -80,6 +80,14 @@ pub struct ModelRow {
 }
 
 impl ChartData {
+    /// Whether theory predicts a latency (p50 or p99) for any strategy: the CDF then has
+    /// hollow theory markers to explain.
+    pub fn has_latency_theory(&self) -> bool {
+        self.model
+            .values()
+            .any(|m| m.latency_p50_ms.is_some() || m.latency_p99_ms.is_some())
+    }
+
     /// The strategies in run order.
     pub fn strategies(&self) -> Vec<&str> {
         self.summary.iter().map(|r| r.strategy.as_str()).collect()

@@ -15,7 +15,7 @@ pub const TITLE: u32 = 42;
 pub const SUBTITLE: u32 = 26;
 pub const CAPTION: u32 = 28;
 pub const AXIS: u32 = 24;
-pub const TICKS: u32 = 21;
+pub const TICKS: u32 = 23;
 pub const LEGEND: u32 = 24;
 
 /// The colour of loss marks (a dark red, apart from every strategy's colour).
@@ -527,7 +527,7 @@ pub fn bar_mesh<DB: DrawingBackend>(
         .light_line_style(RGBColor(235, 235, 235))
         .y_desc(y_desc)
         .axis_desc_style(font(AXIS))
-        .label_style(font(TICKS - 3))
+        .label_style(font(TICKS))
         .x_labels(0)
         .y_label_formatter(y_fmt)
         .draw()
@@ -536,7 +536,7 @@ pub fn bar_mesh<DB: DrawingBackend>(
     let (x_px, y_px) = chart.plotting_area().get_pixel_range();
     let (ax, ay) = area.get_base_pixel();
     let slot = (x_px.end - x_px.start) as f64 / names.len().max(1) as f64;
-    let style = font(TICKS - 3).pos(Pos::new(HPos::Center, VPos::Top));
+    let style = font(TICKS).pos(Pos::new(HPos::Center, VPos::Top));
     let width = |t: &str| area.estimate_text_size(t, &style).map_or(0, |s| s.0) as f64;
     // one row if every name fits its slot, else two staggered rows (each name gets two slots)
     let one_row = names.iter().all(|n| width(n) <= slot - 8.0);
@@ -552,8 +552,14 @@ pub fn bar_mesh<DB: DrawingBackend>(
             keep -= 1;
             label = format!("{}…", name.chars().take(keep).collect::<String>());
         }
-        let x = x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64;
-        let y = y_px.end - ay + 6 + if one_row { 0 } else { 22 * (i as i32 % 2) };
+        // centred under its bar, but never past the panel's edges
+        let half = width(&label) / 2.0;
+        let (w_area, _) = area.dim_in_pixel();
+        let x = (x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64)
+            .min(w_area as f64 - half - 2.0)
+            .max(half + 2.0);
+        // below the axis' "0" tick label, which sits at the panel's bottom edge
+        let y = y_px.end - ay + 12 + if one_row { 0 } else { 26 * (i as i32 % 2) };
         area.draw(&Text::new(label, (x as i32, y), style.clone()))
             .map_err(err)?;
     }

@@ -11,12 +11,8 @@ use super::{Area, ChartData};
 pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
     let body = draw::titled(root, &format!("Delivery latency — {}", data.name), data)?;
     let body = draw::legend(&body, data)?;
-    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 64 / 100);
-    let caption = if !data
-        .model
-        .values()
-        .any(|m| m.latency_p50_ms.is_some() || m.latency_p99_ms.is_some())
-    {
+    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 * 58 / 100);
+    let caption = if !data.has_latency_theory() {
         "Share of events delivered within a latency (● p50, ▲ p99)"
     } else {
         "Events delivered within a latency (● p50, ▲ p99, ○ theory)"
@@ -301,7 +297,7 @@ pub fn percentile_bars<DB: DrawingBackend>(
             if k == 2 {
                 // the p99 over its group (three values side by side would collide); p50 and
                 // p95 read off the axis (a cut group's p99 is marked ↑)
-                let label = font(draw::TICKS - 3).pos(Pos::new(HPos::Center, VPos::Bottom));
+                let label = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Bottom));
                 let text = if cut {
                     format!("{} ↑", draw::fmt_ms(&(*v as f64)))
                 } else {

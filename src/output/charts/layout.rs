@@ -1,6 +1,8 @@
 //! The layout test: every text element of every chart, measured with the bundled font's
-//! metrics, must lie inside the canvas, overlap no other text, and be at least 18 px high on
-//! the 1600×900 canvas (9 px when the slide is shown at 800×450).
+//! metrics, must lie inside the canvas, overlap no other text, and have a font size of at
+//! least 18 px on the 1600×900 canvas (9 px when the slide is shown at 800×450). The size
+//! checked is the CSS `font-size` the SVG carries: plotters writes a style's size ÷ 1.24
+//! there (its size is a line height, not an em), so a 21 px style is a 16.9 px font.
 
 use plotters::prelude::*;
 use plotters_backend::{
@@ -108,6 +110,9 @@ impl DrawingBackend for TextRecorder {
     }
 }
 
+/// plotters' SVG backend writes `font-size` = style size ÷ this.
+const SVG_EM: f64 = 1.24;
+
 /// The layout problems of the texts of one chart.
 pub(crate) fn problems(texts: &[Placed], size: (u32, u32)) -> Vec<String> {
     let mut out = Vec::new();
@@ -117,8 +122,12 @@ pub(crate) fn problems(texts: &[Placed], size: (u32, u32)) -> Vec<String> {
         if x0 < 0 || y0 < 0 || x1 > w || y1 > h {
             out.push(format!("{:?} is outside the canvas: {:?}", t.text, t.rect));
         }
-        if t.size < 18.0 {
-            out.push(format!("{:?} is {} px, below 18", t.text, t.size));
+        let font_size = t.size / SVG_EM;
+        if font_size < 18.0 {
+            out.push(format!(
+                "{:?} has a {font_size:.1} px font, below 18",
+                t.text
+            ));
         }
     }
     for (i, a) in texts.iter().enumerate() {
@@ -277,9 +286,10 @@ mod tests {
                         || t.text.starts_with(&format!("{} · p50 ", row.strategy))
                 })
                 .count();
+            let all: Vec<&str> = latency.iter().map(|t| t.text.as_str()).collect();
             assert_eq!(
                 n, 3,
-                "{} named {n} times in the latency chart",
+                "{} named {n} times in the latency chart: {all:?}",
                 row.strategy
             );
         }
@@ -308,7 +318,7 @@ mod tests {
                     texts: texts.clone(),
                 }
                 .into_drawing_area();
-                crate::output::charts::sequence::draw_on(&root, &rows, &conditions).unwrap();
+                crate::output::charts::sequence::draw_diagram(&root, &rows, &conditions).unwrap();
             }
             for p in problems(&texts.borrow(), SIZE) {
                 all.push(format!("{what} sequence: {p}"));

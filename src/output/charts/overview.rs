@@ -11,11 +11,7 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::legend(&body, data)?;
     let panels = body.split_evenly((2, 2));
     load::requests(&panels[0], data)?;
-    let caption = if !data
-        .model
-        .values()
-        .any(|m| m.latency_p50_ms.is_some() || m.latency_p99_ms.is_some())
-    {
+    let caption = if !data.has_latency_theory() {
         "Latency: share delivered within"
     } else {
         "Latency: share delivered within (○ theory)"

@@ -53,7 +53,8 @@ fn fitting(rows: &Rows) -> (Rows, usize) {
     (kept, left)
 }
 
-fn draw_diagram<DB: DrawingBackend>(
+/// Draw the diagram on any backend (the files, and the layout test's text recorder).
+pub(crate) fn draw_diagram<DB: DrawingBackend>(
     root: &Area<'_, DB>,
     rows: &Rows,
     conditions: &str,
@@ -386,19 +387,6 @@ pub fn render_png(rows: &Rows, conditions: &str) -> anyhow::Result<Vec<u8>> {
         draw_diagram(&root, rows, conditions)?;
     }
     super::encode_png(&rgb)
-}
-
-/// Draw on any backend (the layout test's text recorder).
-#[cfg(test)]
-pub(crate) fn draw_on<DB: DrawingBackend>(
-    root: &Area<'_, DB>,
-    rows: &Rows,
-    conditions: &str,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    draw_diagram(root, rows, conditions)
 }
 
 #[cfg(test)]

@@ -452,8 +452,20 @@ fn panel<DB: DrawingBackend>(
     let (base_x, base_y) = area.get_base_pixel();
     let y_bottom = chart.plotting_area().get_pixel_range().1.end;
     let y_top = chart.plotting_area().get_pixel_range().1.start;
+    let tick_style = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Top));
+    let mut last_right = i32::MIN;
     for &(t, value) in &ticks {
         let (px, _) = chart.backend_coord(&(t, 0.0));
+        // a value too close to the previous one keeps its grid line but not its label
+        let text = crate::output::table::human(value);
+        let half = area
+            .estimate_text_size(&text, &tick_style)
+            .map_or(0, |s| s.0 as i32)
+            / 2;
+        let labelled = px - half > last_right + 8;
+        if labelled {
+            last_right = px + half;
+        }
         area.draw(&PathElement::new(
             vec![
                 (px - base_x, y_top - base_y),
@@ -470,12 +482,14 @@ fn panel<DB: DrawingBackend>(
             BLACK.stroke_width(1),
         ))
         .map_err(err)?;
-        area.draw(&Text::new(
-            crate::output::table::human(value),
-            (px - base_x, y_bottom - base_y + 10),
-            font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Top)),
-        ))
-        .map_err(err)?;
+        if labelled {
+            area.draw(&Text::new(
+                text,
+                (px - base_x, y_bottom - base_y + 10),
+                tick_style.clone(),
+            ))
+            .map_err(err)?;
+        }
     }
     for (i, id, pts) in &series {
         let l = data.looks.get(id, *i);

@@ -52,7 +52,16 @@ pub fn per_event_bars<DB: DrawingBackend>(
     } else {
         "Bytes per event (dark: payload; black: theory)"
     };
-    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * 1.18).max(1.0))?;
+    // room above the tallest bar for its value and, where events were lost, a red note in
+    // one or two rows at the top of the panel
+    let notes: Vec<Option<String>> = data.summary.iter().map(draw::loss_note).collect();
+    let headroom = if notes.iter().any(Option::is_some) {
+        let plot_h = (area.dim_in_pixel().1 as f64 - 140.0).max(100.0);
+        1.0 + 80.0 / plot_h
+    } else {
+        1.18
+    };
+    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..(top * headroom).max(1.0))?;
     draw::bar_mesh(area, &mut chart, data, "bytes per event", &draw::fmt_bytes)?;
     for (i, row) in data.summary.iter().enumerate() {
         let c = data.looks.get(&row.strategy, i).color;
@@ -99,18 +108,23 @@ pub fn per_event_bars<DB: DrawingBackend>(
                 label,
             )])
             .map_err(err)?;
-        if let Some(loss) = draw::loss_note(row) {
-            // losses are first-class: named in red at the top of the strategy's column
-            chart
-                .draw_series([Text::new(
-                    loss,
-                    (i as f64 + 0.5, top * 1.17),
-                    font(draw::TICKS)
-                        .color(&draw::LOSS)
-                        .pos(Pos::new(HPos::Center, VPos::Top)),
-                )])
-                .map_err(err)?;
-        }
+    }
+    // losses are first-class: named in red at the top of each strategy's column, in two
+    // staggered rows where the notes are wider than a column
+    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
+    let (ax, ay) = area.get_base_pixel();
+    let slot = (x_px.end - x_px.start) as f64 / n.max(1.0);
+    let style = font(draw::TICKS)
+        .color(&draw::LOSS)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    let width = |t: &str| area.estimate_text_size(t, &style).map_or(0, |s| s.0) as f64;
+    let stagger = notes.iter().flatten().any(|t| width(t) > slot - 6.0);
+    for (i, note) in notes.into_iter().enumerate() {
+        let Some(note) = note else { continue };
+        let x = x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64;
+        let y = y_px.start - ay + 2 + if stagger && i % 2 == 1 { 26 } else { 0 };
+        area.draw(&Text::new(note, (x as i32, y), style.clone()))
+            .map_err(err)?;
     }
     Ok(())
 }
