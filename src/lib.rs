@@ -163,7 +163,8 @@ pub use runner::Written;
 pub use scenario::{Scenario, ScenarioError, Source};
 pub use sim::{
     check_seconds, AddressHold, ClientCtx, Event, Feed, Listener, LocalBoxFuture, Metered, Parked,
-    Run, RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
+    RegistryEntry, Run, RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
+    StreamHold, Work, WorkDone, REFUSED_RETRY,
 };
 pub use style::{okabe_ito, Dash, Look};
 pub use sweep::Shard;

@@ -52,6 +52,10 @@ pub struct SecondRow {
     pub app_bytes_up: u64,
     /// Application bytes sent server → client.
     pub app_bytes_down: u64,
+    /// CPU milliseconds the server's work took, by when it started (`[server.cost]`).
+    pub server_cpu_ms: f64,
+    /// Bytes of server memory at the end of the second (`[server.memory]`).
+    pub server_memory_bytes: u64,
 }
 
 /// Counts over the measured window.
@@ -104,6 +108,7 @@ pub struct Recorder {
     retained: u64,
     retained_since: u64,
     entry_bytes: u64,
+    pub(crate) server: crate::sim::server::ServerModel,
 }
 
 impl Recorder {
@@ -133,7 +138,41 @@ impl Recorder {
             retained: 0,
             retained_since: 0,
             entry_bytes: 14,
+            server: crate::sim::server::ServerModel::unlimited(),
         }
+    }
+
+    /// Give the server `scenario`'s costs and capacity (`[server]`).
+    pub(crate) fn set_server(&mut self, scenario: &crate::Scenario) {
+        self.server = crate::sim::server::ServerModel::new(
+            &scenario.server,
+            scenario.events.payload_bytes,
+            self.window,
+        );
+    }
+
+    /// The server's memory changed now.
+    fn memory_changed(&mut self) {
+        let bytes = self.server.memory_bytes(self.open_connections, self.parked);
+        self.server.memory_at(now_ms(), bytes);
+    }
+
+    /// Long-lived streams open at the server: `+1` opened, `-1` closed.
+    pub(crate) fn streams(&mut self, delta: i64) {
+        self.server.streams(delta);
+        self.memory_changed();
+    }
+
+    /// Events kept for clients at the server: `+n` stored, `-n` forgotten.
+    pub(crate) fn stored_events(&mut self, delta: i64) {
+        self.server.stored(delta);
+        self.memory_changed();
+    }
+
+    /// Callback registry entries: `+1` registered, `-1` forgotten.
+    pub(crate) fn registry(&mut self, delta: i64) {
+        self.server.registry(delta);
+        self.memory_changed();
     }
 
     /// Wrap in the shared handle.
@@ -219,6 +258,7 @@ impl Recorder {
         if self.in_window(now_ms()) {
             self.w.peak_open_connections = self.w.peak_open_connections.max(self.open_connections);
         }
+        self.memory_changed();
     }
 
     /// Connections open at the server now.
@@ -292,6 +332,7 @@ impl Recorder {
     pub fn parked(&mut self, delta: i64) {
         self.accumulate_parked(now_ms());
         self.parked = self.parked.saturating_add_signed(delta);
+        self.memory_changed();
     }
 
     /// The publisher created event `id` (ids count up from 1) at `created_ms`, for client
@@ -402,9 +443,14 @@ impl Recorder {
         }
         let (open, parked) = (self.open_connections, self.parked);
         let in_window = self.in_window(s * 1000);
+        let memory = self.server.memory_bytes(open, parked);
+        self.server.memory_at(t, memory);
+        let cpu_ms = round3(self.server.cpu_ms_in_second(s));
         let row = self.second(s * 1000);
         row.open_connections = open;
         row.parked_requests = parked;
+        row.server_cpu_ms = cpu_ms;
+        row.server_memory_bytes = memory;
         if in_window {
             self.w.peak_open_connections = self.w.peak_open_connections.max(open);
         }
@@ -448,6 +494,7 @@ impl Recorder {
         let app = w.app_bytes_up + w.app_bytes_down;
         let lat = LatencyStats::from_counts(&self.latency);
         let delivered_in_window: u64 = self.latency.iter().sum();
+        let srv = self.server.summary();
         SummaryRow {
             strategy: strategy.to_string(),
             clients,
@@ -496,12 +543,25 @@ impl Recorder {
             address_seconds: round3(w.address_ms as f64 / 1000.0),
             registry_bytes_peak: w.retained_peak * self.entry_bytes,
             misdelivered: self.misdelivered,
+            server_cpu_s: round6(srv.cpu_s),
+            server_cores_needed_mean: round6(srv.cores_needed_mean),
+            server_cores_needed_peak: round6(srv.cores_needed_peak),
+            server_memory_peak_bytes: srv.memory_peak_bytes,
+            server_memory_mean_bytes: srv.memory_mean_bytes.round() as u64,
+            server_queue_delay_mean_ms: round6(srv.queue_delay_mean_ms),
+            server_queue_delay_p99_ms: round6(srv.queue_delay_p99_ms),
+            connections_refused: srv.refused,
         }
     }
 }
 
 /// [`Recorder`]'s addressee of an event sent to every client.
 const ALL: u32 = u32::MAX;
+
+/// Round to six decimals (CPU seconds and queueing delays are sub-millisecond).
+pub fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
 
 /// Round to three decimals, so CSV numbers are readable and stable.
 pub fn round3(x: f64) -> f64 {
@@ -626,6 +686,30 @@ pub struct SummaryRow {
     /// stored addresses can, once an address is reused).
     #[serde(default)]
     pub misdelivered: u64,
+    /// CPU seconds the server's work took in the window (`[server.cost]`, always accounted).
+    #[serde(default)]
+    pub server_cpu_s: f64,
+    /// `server_cpu_s` per second of window: the cores the load needs on average.
+    #[serde(default)]
+    pub server_cores_needed_mean: f64,
+    /// The most CPU seconds started in one second of the window.
+    #[serde(default)]
+    pub server_cores_needed_peak: f64,
+    /// Most bytes of server memory at once in the window (`[server.memory]`).
+    #[serde(default)]
+    pub server_memory_peak_bytes: u64,
+    /// Server memory averaged over the window (time-weighted), bytes.
+    #[serde(default)]
+    pub server_memory_mean_bytes: u64,
+    /// Mean wait of a job for a free core, ms (0 without `[server] cores`).
+    #[serde(default)]
+    pub server_queue_delay_mean_ms: f64,
+    /// 99th percentile of that wait, ms.
+    #[serde(default)]
+    pub server_queue_delay_p99_ms: f64,
+    /// Connection attempts refused by `max_connections` or `accept_backlog` in the window.
+    #[serde(default)]
+    pub connections_refused: u64,
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ struct TimeseriesRow<'a> {
     events_delivered: u64,
     app_bytes_up: u64,
     app_bytes_down: u64,
+    server_cpu_ms: f64,
+    server_memory_bytes: u64,
 }
 
 impl<'a> TimeseriesRow<'a> {
@@ -47,6 +49,8 @@ impl<'a> TimeseriesRow<'a> {
             events_delivered: r.events_delivered,
             app_bytes_up: r.app_bytes_up,
             app_bytes_down: r.app_bytes_down,
+            server_cpu_ms: r.server_cpu_ms,
+            server_memory_bytes: r.server_memory_bytes,
         }
     }
 }

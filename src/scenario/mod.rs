@@ -25,8 +25,9 @@ pub use de::{HeaderProfile, Latency};
 pub(crate) use locate::line_of;
 pub(crate) use types::{escape, shown, SCENARIO_FIELDS, SCENARIO_TABLES};
 pub use types::{
-    Clients, Events, Fanout, Http, Network, Privacy, Scenario, ScenarioError, Simulation, Source,
-    StoreAddresses, Upstream, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
+    Clients, Costs, Events, Fanout, Http, MemoryCosts, Network, Privacy, Scenario, ScenarioError,
+    Server, Simulation, Source, StoreAddresses, Upstream, MAX_CLIENTS, MAX_DELIVERIES,
+    MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
 pub(crate) use validate::whole_ms;
 
@@ -79,6 +80,8 @@ struct RawScenario {
     privacy: Privacy,
     #[serde(default)]
     simulation: Simulation,
+    #[serde(default)]
+    server: Server,
 }
 
 fn default_seed() -> u64 {
@@ -257,6 +260,7 @@ impl Scenario {
             upstream: raw.upstream,
             privacy: raw.privacy,
             simulation: raw.simulation,
+            server: raw.server,
             strategy_tables,
             sweep: None,
         };

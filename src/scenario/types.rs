@@ -48,6 +48,8 @@ pub struct Scenario {
     pub privacy: Privacy,
     /// Knobs of the simulation itself.
     pub simulation: Simulation,
+    /// What the server's work and state cost, and its capacity (`[server]`).
+    pub server: Server,
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
     /// and checks its own.
     pub strategy_tables: BTreeMap<String, toml::Table>,
@@ -173,6 +175,145 @@ pub struct Simulation {
     pub trace_client: Option<u64>,
 }
 
+/// `[server]`: the server's costs (always accounted) and, when asked, its capacity.
+///
+/// Without `cores`, the server is infinitely fast: work is counted (`server_cpu_s`) but
+/// nothing waits for it. With `cores = K`, work queues first-in first-out on K cores and
+/// every answer, frame and record leaves only when its work is done. The limits
+/// (`max_connections`, `accept_backlog`) apply only when given. Every default and its source:
+/// `docs/server-costs.md`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// CPU cores of the server machine; `None`: unlimited (nothing queues).
+    pub cores: Option<u64>,
+    /// Most connections open at once (a file-descriptor limit); more are refused.
+    pub max_connections: Option<u64>,
+    /// Most connections waiting to be accepted (the listen backlog); more are refused.
+    pub accept_backlog: Option<u64>,
+    /// CPU cost of each operation.
+    #[serde(default)]
+    pub cost: Costs,
+    /// Memory cost of each piece of server state.
+    #[serde(default)]
+    pub memory: MemoryCosts,
+}
+
+impl Server {
+    /// Whether connections can be refused (a limit is set).
+    pub fn limits_connections(&self) -> bool {
+        self.max_connections.is_some() || self.accept_backlog.is_some()
+    }
+}
+
+/// `[server.cost]`: CPU time per operation, in microseconds (per byte: nanoseconds).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Costs {
+    /// Accepting a TCP connection and closing it later (also a callback's connect).
+    #[serde(default = "d_connect")]
+    pub connect_us: f64,
+    /// A TLS handshake on every new connection; 0 = no TLS.
+    #[serde(default)]
+    pub tls_handshake_us: f64,
+    /// Parsing one HTTP request and writing its response (a poll, an upgrade, a stream
+    /// request, an upstream `POST`, a callback `POST`).
+    #[serde(default = "d_request")]
+    pub request_us: f64,
+    /// Per byte the server reads or writes.
+    #[serde(default = "d_byte")]
+    pub byte_ns: f64,
+    /// Writing or reading one WebSocket data frame.
+    #[serde(default = "d_frame")]
+    pub frame_us: f64,
+    /// Writing one SSE record or keep-alive comment.
+    #[serde(default = "d_frame")]
+    pub sse_record_us: f64,
+    /// Sending one ping and reading its pong.
+    #[serde(default = "d_ping")]
+    pub ping_us: f64,
+}
+
+/// `[server.memory]`: bytes per piece of server state.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryCosts {
+    /// Every open TCP connection: kernel socket plus an idle HTTP connection's user space.
+    #[serde(default = "d_connection_bytes")]
+    pub connection_bytes: u64,
+    /// On top of its connection, every long-lived stream (a WebSocket session, an SSE
+    /// stream): its buffers and session state.
+    #[serde(default = "d_stream_bytes")]
+    pub stream_bytes: u64,
+    /// On top of its connection, every request held open (a parked long poll).
+    #[serde(default = "d_parked_bytes")]
+    pub parked_request_bytes: u64,
+    /// Every event kept for a client (a mailbox or replay-history entry), on top of its
+    /// payload.
+    #[serde(default = "d_history_bytes")]
+    pub history_event_bytes: u64,
+    /// Every entry of a callback registry (client id → address).
+    #[serde(default = "d_registry_bytes")]
+    pub registry_entry_bytes: u64,
+}
+
+fn d_connect() -> f64 {
+    20.0
+}
+fn d_request() -> f64 {
+    10.0
+}
+fn d_byte() -> f64 {
+    0.5
+}
+fn d_frame() -> f64 {
+    15.0
+}
+fn d_ping() -> f64 {
+    20.0
+}
+fn d_connection_bytes() -> u64 {
+    4_352
+}
+fn d_stream_bytes() -> u64 {
+    25_600
+}
+fn d_parked_bytes() -> u64 {
+    10_240
+}
+fn d_history_bytes() -> u64 {
+    64
+}
+fn d_registry_bytes() -> u64 {
+    128
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Costs {
+            connect_us: d_connect(),
+            tls_handshake_us: 0.0,
+            request_us: d_request(),
+            byte_ns: d_byte(),
+            frame_us: d_frame(),
+            sse_record_us: d_frame(),
+            ping_us: d_ping(),
+        }
+    }
+}
+
+impl Default for MemoryCosts {
+    fn default() -> Self {
+        MemoryCosts {
+            connection_bytes: d_connection_bytes(),
+            stream_bytes: d_stream_bytes(),
+            parked_request_bytes: d_parked_bytes(),
+            history_event_bytes: d_history_bytes(),
+            registry_entry_bytes: d_registry_bytes(),
+        }
+    }
+}
+
 /// Where the scenario came from, for error messages.
 #[derive(Debug, Clone)]
 pub struct Source<'a> {
@@ -237,7 +378,7 @@ pub(crate) const SCENARIO_FIELDS: [&str; 6] = [
 ];
 
 /// The tables a scenario file may have besides strategy tables.
-pub(crate) const SCENARIO_TABLES: [&str; 8] = [
+pub(crate) const SCENARIO_TABLES: [&str; 9] = [
     "clients",
     "events",
     "network",
@@ -245,6 +386,7 @@ pub(crate) const SCENARIO_TABLES: [&str; 8] = [
     "upstream",
     "privacy",
     "simulation",
+    "server",
     "sweep",
 ];
 

@@ -54,6 +54,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
     check_events(s, &at)?;
     check_http(s, &at)?;
     check_upstream(s, &at)?;
+    check_server(s, &at)?;
     if let Some(k) = s.simulation.pool_hosts {
         if !(1..=64).contains(&k) {
             return Err(format!(
@@ -111,6 +112,75 @@ fn seconds(field: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
         return Err(format!(
             "{field}: {v} is finer than the 1 ms simulation tick; use whole milliseconds"
         ));
+    }
+    Ok(())
+}
+
+/// Most cores a simulated server may have.
+pub const MAX_CORES: u64 = 1024;
+/// Largest cost per operation, in µs (1 s: anything above is a typo or a different unit).
+const MAX_COST_US: f64 = 1_000_000.0;
+
+fn check_server(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let srv = &s.server;
+    if let Some(k) = srv.cores {
+        if !(1..=MAX_CORES).contains(&k) {
+            return Err(format!(
+                "{}: {k} is not allowed; use 1 to {MAX_CORES} cores, or leave it out for a server that never queues",
+                at(&["server", "cores"])
+            ));
+        }
+    }
+    for (key, v) in [
+        ("max_connections", srv.max_connections),
+        ("accept_backlog", srv.accept_backlog),
+    ] {
+        if let Some(v) = v {
+            if !(1..=100_000_000).contains(&v) {
+                return Err(format!(
+                    "{}: {v} is not allowed; use 1 to 100000000, or leave it out for no limit",
+                    at(&["server", key])
+                ));
+            }
+        }
+    }
+    let c = &srv.cost;
+    for (key, v) in [
+        ("connect_us", c.connect_us),
+        ("tls_handshake_us", c.tls_handshake_us),
+        ("request_us", c.request_us),
+        ("frame_us", c.frame_us),
+        ("sse_record_us", c.sse_record_us),
+        ("ping_us", c.ping_us),
+    ] {
+        if !(v.is_finite() && (0.0..=MAX_COST_US).contains(&v)) {
+            return Err(format!(
+                "{}: {v} is not allowed; use 0 to {MAX_COST_US} microseconds",
+                at(&["server", "cost", key])
+            ));
+        }
+    }
+    if !(c.byte_ns.is_finite() && (0.0..=1_000.0).contains(&c.byte_ns)) {
+        return Err(format!(
+            "{}: {} is not allowed; use 0 to 1000 nanoseconds per byte",
+            at(&["server", "cost", "byte_ns"]),
+            c.byte_ns
+        ));
+    }
+    let m = &srv.memory;
+    for (key, v) in [
+        ("connection_bytes", m.connection_bytes),
+        ("stream_bytes", m.stream_bytes),
+        ("parked_request_bytes", m.parked_request_bytes),
+        ("history_event_bytes", m.history_event_bytes),
+        ("registry_entry_bytes", m.registry_entry_bytes),
+    ] {
+        if v > 1 << 30 {
+            return Err(format!(
+                "{}: {v} is not allowed; use 0 to 1073741824 bytes",
+                at(&["server", "memory", key])
+            ));
+        }
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
 use super::settings::Settings;
-use super::{Feed, Listener, Metered};
+use super::{Feed, Listener, Metered, Work};
 use crate::metrics::RecorderHandle;
 use crate::scenario::{Latency, Scenario};
 
@@ -126,12 +126,49 @@ impl ServerCtx {
         rng
     }
 
-    /// Count one request received. The shared HTTP server ([`crate::strategies::http::serve`])
-    /// counts every request it parses; call this only for requests your own code parses (a
-    /// WebSocket upgrade read by a WebSocket library, say). Uncounted requests are missing
-    /// from `requests_per_s` and the `server_load` chart.
-    pub fn count_request(&self) {
+    /// Count one request received and charge its work ([`Work::Request`]: parse it, write
+    /// its answer). The shared HTTP server ([`crate::strategies::http::serve`]) counts every
+    /// request it parses; call this only for requests your own code parses (a WebSocket
+    /// upgrade read by a WebSocket library, say). Uncounted requests are missing from
+    /// `requests_per_s`, `server_cpu_s` and the `server_load` chart.
+    ///
+    /// Await the result before answering: on a server with `[server] cores` it resolves when
+    /// a core has done the work (at once otherwise).
+    pub fn count_request(&self) -> WorkDone {
         self.rec.borrow_mut().request();
+        self.work(Work::Request)
+    }
+
+    /// Charge one job of server work (its cost is in `[server.cost]`) and return a future
+    /// that resolves when a core has done it: at once on a server without `[server] cores`;
+    /// otherwise after the jobs queued before it, on the tick during which it completes.
+    /// Await it before sending what the work produces (a frame, an SSE record); drop it for
+    /// work nothing waits on (a frame read). Bytes read and written are charged by the
+    /// stream itself (`byte_ns`), connections by the listener (`connect_us`).
+    pub fn work(&self, work: Work) -> WorkDone {
+        let now = crate::metrics::now_ms();
+        let mut rec = self.rec.borrow_mut();
+        let cost = rec.server.cost_of(work);
+        let done = rec.server.run(now, cost, true);
+        WorkDone::until(rec.server.departure(now, done).map(|tick| tick - now))
+    }
+
+    /// Count a long-lived stream (a WebSocket session, an SSE stream) as open at the server
+    /// until the returned guard is dropped: its memory (`[server.memory] stream_bytes`).
+    pub fn hold_stream(&self) -> StreamHold {
+        self.rec.borrow_mut().streams(1);
+        StreamHold {
+            rec: self.rec.clone(),
+        }
+    }
+
+    /// Count a callback-registry entry until the returned guard is dropped: its memory
+    /// (`[server.memory] registry_entry_bytes`).
+    pub fn registry_entry(&self) -> RegistryEntry {
+        self.rec.borrow_mut().registry(1);
+        RegistryEntry {
+            rec: self.rec.clone(),
+        }
     }
 
     /// Count one answer sent; `empty` when it carried no event (a `204`, a long-poll timeout).
@@ -160,6 +197,7 @@ impl ServerCtx {
     /// compensating the simulator's cheap connect like [`ClientCtx::connect`].
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
         let started = crate::metrics::now_ms();
+        self.work(Work::Connect).await;
         let stream = turmoil::net::TcpStream::connect(addr).await?;
         // the server has no per-client random stream: the constant part of the delay
         tokio::time::sleep(Duration::from_millis(
@@ -178,6 +216,51 @@ impl ServerCtx {
             rec: self.rec.clone(),
             client,
         }
+    }
+}
+
+/// Resolves when a job of server work is done (see [`ServerCtx::work`]).
+#[must_use = "await it before sending what the work produces, or drop it explicitly"]
+pub struct WorkDone(Option<std::pin::Pin<Box<tokio::time::Sleep>>>);
+
+impl WorkDone {
+    fn until(wait_ms: Option<u64>) -> WorkDone {
+        WorkDone(wait_ms.map(|ms| Box::pin(tokio::time::sleep(Duration::from_millis(ms)))))
+    }
+}
+
+impl Future for WorkDone {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        match self.0.as_mut() {
+            None => std::task::Poll::Ready(()),
+            Some(sleep) => sleep.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A long-lived stream open at the server while this lives (see [`ServerCtx::hold_stream`]).
+pub struct StreamHold {
+    rec: RecorderHandle,
+}
+
+impl Drop for StreamHold {
+    fn drop(&mut self) {
+        self.rec.borrow_mut().streams(-1);
+    }
+}
+
+/// A callback-registry entry while this lives (see [`ServerCtx::registry_entry`]).
+pub struct RegistryEntry {
+    rec: RecorderHandle,
+}
+
+impl Drop for RegistryEntry {
+    fn drop(&mut self) {
+        self.rec.borrow_mut().registry(-1);
     }
 }
 
@@ -216,6 +299,11 @@ pub struct ClientCtx {
     /// The harness's own random stream for this client (connect delays), shared by clones.
     pub(crate) harness_rng: Rc<RefCell<ChaCha8Rng>>,
 }
+
+/// How long a refused client waits before it tries to connect again: 1 s, the initial
+/// retransmission timeout of a TCP SYN (RFC 6298 §2; Linux waits 1 s before resending an
+/// unanswered SYN). Fixed until a reconnect policy exists.
+pub const REFUSED_RETRY: Duration = Duration::from_secs(1);
 
 /// Salts at or above this are the harness's; [`ClientCtx::rng_for`] takes salts below it.
 const HARNESS_SALTS: u64 = 1 << 31;
@@ -264,7 +352,29 @@ impl ClientCtx {
     /// and ACK first, so the first request arrives at 3d. This waits one more one-way delay,
     /// drawn from the same distribution the simulator draws link delays from, to make up the
     /// difference (see `docs/sources.md`, "The turmoil simulator").
+    ///
+    /// On a server with `max_connections` or `accept_backlog`, an attempt beyond them is
+    /// refused (`connections_refused`): the client learns it after one round trip and tries
+    /// again [`REFUSED_RETRY`] later, until it is admitted.
     pub async fn connect(&self) -> io::Result<Metered> {
+        if self.scenario.server.limits_connections() {
+            loop {
+                let admitted = {
+                    let mut rec = self.rec.borrow_mut();
+                    let open = rec.open_connection_count();
+                    rec.server.admit(crate::metrics::now_ms(), open)
+                };
+                if admitted {
+                    break;
+                }
+                let lat = self.scenario.network.latency_ms;
+                let rtt = {
+                    let mut rng = self.harness_rng.borrow_mut();
+                    one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat)
+                };
+                tokio::time::sleep(Duration::from_millis(rtt) + REFUSED_RETRY).await;
+            }
+        }
         let started = crate::metrics::now_ms();
         let stream = turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await?;
         let extra = one_way_delay(

@@ -73,11 +73,17 @@ impl Feed {
     fn push(&self, client: usize, event: Event) {
         let mut boxes = self.inner.boxes.borrow_mut();
         let queue = &mut boxes[client];
+        let mut stored = 1;
         if self.inner.history.is_some_and(|h| queue.len() >= h) {
             // a bounded history forgets the oldest event, sent or not
             queue.pop_front();
+            stored = 0;
         }
         queue.push_back(event);
+        drop(boxes);
+        if stored > 0 {
+            self.inner.rec.borrow_mut().stored_events(stored);
+        }
         self.inner.notify[client].notify_one();
     }
 
@@ -85,8 +91,14 @@ impl Feed {
     pub fn ack(&self, client: usize, upto: u64) {
         let mut boxes = self.inner.boxes.borrow_mut();
         let queue = &mut boxes[client];
+        let mut forgotten = 0;
         while queue.front().is_some_and(|e| e.id <= upto) {
             queue.pop_front();
+            forgotten += 1;
+        }
+        drop(boxes);
+        if forgotten > 0 {
+            self.inner.rec.borrow_mut().stored_events(-forgotten);
         }
     }
 

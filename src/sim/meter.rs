@@ -4,6 +4,7 @@
 //! `app_bytes_up`, the server's `app_bytes_down`. Reads pass through. The server side also
 //! keeps the open-connection gauge (accept: +1, drop: −1); the client side counts connects.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -24,6 +25,9 @@ pub struct Metered {
     /// Whether this stream is one of the traced client's ([`crate::trace`]).
     trace: Slot,
     closed: bool,
+    /// The server's accept work on this connection: nothing is read or written before it is
+    /// done (only on a server with `[server] cores`).
+    gate: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// A stream's place in the trace.
@@ -67,6 +71,7 @@ impl Metered {
             acks: AckState::default(),
             trace,
             closed: false,
+            gate: None,
         }
     }
 
@@ -84,6 +89,7 @@ impl Metered {
             acks: AckState::default(),
             trace,
             closed: false,
+            gate: None,
         }
     }
 
@@ -105,6 +111,7 @@ impl Metered {
             acks: AckState::default(),
             trace,
             closed: false,
+            gate: None,
         }
     }
 
@@ -145,6 +152,7 @@ impl Metered {
             acks: AckState::default(),
             trace,
             closed: false,
+            gate: None,
         }
     }
 
@@ -161,11 +169,35 @@ impl Metered {
         }
     }
 
+    /// Hold reads and writes until tick `at_ms` (the accept work's departure).
+    fn gated_until(mut self, at_ms: Option<u64>) -> Metered {
+        if let Some(at) = at_ms {
+            let wait = std::time::Duration::from_millis(at.saturating_sub(now_ms()));
+            self.gate = Some(Box::pin(tokio::time::sleep(wait)));
+        }
+        self
+    }
+
+    /// Poll the accept gate: `Ready` once it is open.
+    fn poll_gate(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.gate.as_mut() {
+            None => Poll::Ready(()),
+            Some(sleep) => {
+                std::task::ready!(sleep.as_mut().poll(cx));
+                self.gate = None;
+                Poll::Ready(())
+            }
+        }
+    }
+
     fn count(&mut self, bytes: &[u8]) {
         let t = now_ms();
         let rec = self.rec.clone();
         let mut rec = rec.borrow_mut();
         rec.bytes_sent(self.sends, bytes.len());
+        if self.sends == Direction::Down {
+            rec.server.bytes(t, bytes.len() as u64);
+        }
         self.acks.sent(t, bytes.len() as u64, self.sends, &mut rec);
         if let Some(c) = self.traced(&mut rec) {
             if let Some(tracer) = rec.tracer() {
@@ -205,6 +237,7 @@ impl AsyncRead for Metered {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_gate(cx));
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
@@ -214,6 +247,9 @@ impl AsyncRead for Metered {
             let t = now_ms();
             let rec = this.rec.clone();
             let mut rec = rec.borrow_mut();
+            if this.sends == Direction::Down {
+                rec.server.bytes(t, read);
+            }
             this.acks.settle(t, this.sends, &mut rec);
             this.acks.received(t);
             if let Some(c) = this.traced(&mut rec) {
@@ -242,6 +278,7 @@ impl AsyncWrite for Metered {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_gate(cx));
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             self.count(&buf[..n]);
@@ -254,6 +291,7 @@ impl AsyncWrite for Metered {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        std::task::ready!(self.poll_gate(cx));
         let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = res {
             // the first n bytes across the slices were written
@@ -327,7 +365,15 @@ impl Listener {
     pub async fn accept(&self) -> io::Result<Metered> {
         let (stream, _peer) = self.inner.accept().await?;
         Ok(match self.client {
-            None => Metered::server(stream, self.rec.clone()),
+            None => {
+                let departs = {
+                    let now = now_ms();
+                    let mut rec = self.rec.borrow_mut();
+                    let done = rec.server.accepted(now);
+                    rec.server.departure(now, done)
+                };
+                Metered::server(stream, self.rec.clone()).gated_until(departs)
+            }
             Some(c) => Metered::accepted_by_client(stream, self.rec.clone(), c),
         })
     }

@@ -16,6 +16,7 @@
 mod ctx;
 mod feed;
 mod meter;
+pub(crate) mod server;
 mod settings;
 mod strategy;
 pub(crate) mod wire;
@@ -26,9 +27,13 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, Context as _};
 
 pub(crate) use ctx::Closing;
-pub use ctx::{AddressHold, ClientCtx, Parked, Run, ServerCtx};
+pub use ctx::{
+    AddressHold, ClientCtx, Parked, RegistryEntry, Run, ServerCtx, StreamHold, WorkDone,
+    REFUSED_RETRY,
+};
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
+pub use server::Work;
 pub use settings::{check_seconds, Settings, SettingsError};
 pub use strategy::{LocalBoxFuture, Strategy, StrategyResult};
 
@@ -156,6 +161,7 @@ fn run_inner(
     let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
     rec.borrow_mut()
         .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
+    rec.borrow_mut().set_server(scenario);
     rec.borrow_mut()
         .trace_client(scenario.simulation.trace_client.unwrap_or(0) as usize);
     let closing = Rc::new(Closing::default());

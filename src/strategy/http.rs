@@ -72,7 +72,7 @@ pub async fn serve(ctx: ServerCtx, handler: Handler) -> StrategyResult {
 }
 
 async fn route(ctx: ServerCtx, handler: Handler, req: Request<Incoming>) -> Response<Body> {
-    ctx.count_request();
+    ctx.count_request().await; // a core parses it and writes the answer
     if req.method() == Method::POST && req.uri().path() == "/messages" {
         return receive_upstream(ctx, req).await;
     }

@@ -51,7 +51,7 @@ use super::http::{self, client_of, respond, Body, Conn, Handler};
 use crate::scenario::Scenario;
 use crate::scenario::StoreAddresses;
 use crate::sim::{
-    ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
+    ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy, StrategyResult, Work,
 };
 use crate::style::{okabe_ito, Dash, Look};
 
@@ -189,6 +189,7 @@ async fn register(
 /// Deliver `client`'s events by calling it back, until the run closes.
 async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, client: usize, stored: Stored) {
     let _address = ctx.hold_address(client); // for as long as the client is registered
+    let _entry = ctx.registry_entry(); // its place in server memory
     let feed = ctx.feed().clone();
     let mut conn: Option<Conn> = None;
     let target = format!("/event?client={client}");
@@ -212,6 +213,7 @@ async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, client: usize, sto
                         &[("connection", "close")]
                     };
                     let payload = feed.encode(&event);
+                    ctx.work(Work::Request).await; // a core writes the POST, reads the answer
                     match c
                         .send(
                             Method::POST,

@@ -53,7 +53,7 @@ use crate::protocol::sse::{encode_comment, encode_event, encode_retry, is_event_
 use crate::scenario::Scenario;
 use crate::sim::{
     check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
-    StrategyResult,
+    StrategyResult, Work,
 };
 use crate::style::{okabe_ito, Dash, Look};
 
@@ -233,6 +233,7 @@ async fn pump(
     tx: mpsc::UnboundedSender<Bytes>,
 ) {
     let _address = ctx.hold_address(client); // for the life of the stream
+    let _stream = ctx.hold_stream(); // the stream's buffers, in server memory
     let feed = ctx.feed().clone();
     let beat = Duration::from_millis((s.heartbeat_s * 1000.0).round() as u64);
     let mut beats = tokio::time::interval_at(Instant::now() + beat, beat);
@@ -248,6 +249,7 @@ async fn pump(
             let data = String::from_utf8_lossy(&payload);
             let id = event.id.to_string();
             let record = encode_event(Some(&id), Some(feed.type_name(&event)), &data);
+            ctx.work(Work::SseRecord).await; // the record leaves when a core has written it
             if tx.send(record.into()).is_err() {
                 return; // the client went away
             }
@@ -259,6 +261,7 @@ async fn pump(
             _ = sleep_until_opt(end) => return,
             _ = feed.changed(client) => {}
             _ = beats.tick() => {
+                ctx.work(Work::SseRecord).await;
                 if tx.send(encode_comment("").into()).is_err() {
                     return;
                 }

@@ -60,7 +60,7 @@ use crate::scenario::Scenario;
 use crate::sim::Metered;
 use crate::sim::{
     check_seconds, ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy,
-    StrategyResult,
+    StrategyResult, Work,
 };
 use crate::style::{okabe_ito, Dash, Look};
 
@@ -196,7 +196,7 @@ async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStr
             http_heads::response(&profile, StatusCode::SWITCHING_PROTOCOLS, &extra, None);
         Ok(resp)
     };
-    ctx.count_request();
+    ctx.count_request().await; // a core reads the upgrade and writes the 101
     let ws =
         tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config())).await;
     ctx.count_response(false);
@@ -209,6 +209,7 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
         return;
     };
     let _address = ctx.hold_address(client); // for the life of the connection
+    let _stream = ctx.hold_stream(); // the session's buffers, in server memory
     let feed = ctx.feed().clone();
     let mut pings = tokio::time::interval_at(
         Instant::now() + ms(s.ping_interval_s),
@@ -225,6 +226,7 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
                 } else {
                     Message::text(String::from_utf8_lossy(&p).into_owned())
                 };
+                ctx.work(Work::Frame).await; // the frame leaves when a core has written it
                 if ws.feed(msg).await.is_err() {
                     return;
                 }
@@ -255,6 +257,7 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
             },
             _ = feed.changed(client) => {}
             _ = pings.tick() => {
+                ctx.work(Work::Ping).await;
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
                     return;
                 }
@@ -272,6 +275,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 }
 
 fn upstream(ctx: &ServerCtx, bytes: &[u8]) {
+    drop(ctx.work(Work::Frame)); // reading a frame costs a core's time; nothing waits on it
     if let Some((_, _, created)) = payload::decode(bytes) {
         ctx.upstream_received(created);
     }

@@ -32,6 +32,12 @@ pub struct TimeRow {
     pub app_bytes_up: u64,
     /// Bytes server → client.
     pub app_bytes_down: u64,
+    /// Server CPU ms spent in that second (absent in folders written before the cost model).
+    #[serde(default)]
+    pub server_cpu_ms: f64,
+    /// Server memory at the end of the second, bytes.
+    #[serde(default)]
+    pub server_memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
