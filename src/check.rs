@@ -104,13 +104,27 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
     let enough = expected_events >= MIN_EVENTS;
     let push = p.requests_per_s == Some(0.0);
     let constant = scenario.network.latency_ms.is_constant();
+    // on a server with cores, a frame or answer may wait for a core: up to its p99 wait,
+    // rounded up to the tick it leaves on
+    let queue_ms = if scenario.server.cores.is_some() {
+        s.server_queue_delay_p99_ms.ceil() + 1.0
+    } else {
+        0.0
+    };
     let lat = |r: f64| {
         if push && constant {
-            Tol::Abs(1.0)
+            Tol::Abs(1.0 + queue_ms)
         } else {
             Tol::RelOrAbs(r, 2.0)
         }
     };
+    let cap = p
+        .load
+        .as_ref()
+        .map(|l| crate::capacity::predict(scenario, l));
+    if let Some(c) = cap.as_ref().filter(|c| c.saturated()) {
+        return saturated_rows(s, p, c, window);
+    }
     // every closed form assumes a lossless network: a lost or misdelivered event is a
     // difference from theory, whatever the run's size
     let mut rows = vec![
@@ -164,6 +178,35 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
         let sim = s.parked_requests_mean;
         rows.push(row("parked requests", sim, v, Tol::RelOrAbs(0.02, 1.0)));
     }
+    if let Some(c) = &cap {
+        // CPU is Σ rate × cost: as noisy as the counts it adds up (bytes unknown with
+        // upstream messages: then only requests, frames and records are predicted)
+        let tol = if scenario.upstream.is_some() {
+            0.1
+        } else {
+            0.03
+        };
+        rows.push(judge(row(
+            "cores needed (mean)",
+            s.server_cores_needed_mean,
+            c.cores_needed,
+            Tol::Rel(tol),
+        )));
+        rows.push(judge(row(
+            "memory mean (bytes)",
+            s.server_memory_mean_bytes as f64,
+            c.memory_bytes,
+            Tol::Rel(0.03),
+        )));
+        if let Some(v) = c.queue_delay_mean_ms {
+            rows.push(row(
+                "queue delay mean (ms)",
+                s.server_queue_delay_mean_ms,
+                v,
+                Tol::RelOrAbs(0.1, 0.02),
+            ));
+        }
+    }
     if !enough {
         return rows;
     }
@@ -213,11 +256,40 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
             "latency max (ms)",
             s.latency_max_ms as f64,
             v,
-            Tol::AtMost(1.0),
+            Tol::AtMost(1.0 + queue_ms),
         ));
     }
     if let Some(v) = p.bytes_per_event {
         rows.push(row("bytes per event", s.bytes_per_event, v, Tol::Rel(0.02)));
+    }
+    rows
+}
+
+/// A run whose load exceeds its server's cores: the cores are busy all the time, and a
+/// polling strategy's requests/s fall by the utilisation (see [`crate::capacity`]); latency,
+/// losses and memory then depend on how long the overload lasts, which the model does not
+/// predict.
+fn saturated_rows(
+    s: &crate::metrics::SummaryRow,
+    p: &Prediction,
+    c: &crate::capacity::Capacity,
+    window: f64,
+) -> Vec<CheckRow> {
+    let mut rows = vec![row(
+        "cores needed (mean)",
+        s.server_cores_needed_mean,
+        c.cores_needed,
+        Tol::Rel(0.01),
+    )];
+    if let Some(v) = p.requests_per_s.filter(|_| c.slowdown > 1.0) {
+        let predicted = v / c.slowdown;
+        let noise = 1.0 / (predicted * window).max(1.0).sqrt();
+        rows.push(row(
+            "requests/s (saturated)",
+            s.requests_per_s,
+            predicted,
+            Tol::Rel(0.03_f64.max(3.0 * noise)),
+        ));
     }
     rows
 }

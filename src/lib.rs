@@ -115,6 +115,7 @@
 #[cfg(feature = "notebook")]
 pub use plotters;
 
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod estimate;

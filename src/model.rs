@@ -114,6 +114,10 @@ pub struct Prediction {
     /// Coefficient of variation of one client's request cycle (0 for a fixed-rate timer):
     /// how noisy a finite run's requests/s is, ≈ cv/√(requests).
     pub cycle_cv: Option<f64>,
+    /// What the server does per second and holds, for the cost model
+    /// ([`crate::capacity::predict`]); `None`: no prediction of CPU and memory.
+    #[serde(skip)]
+    pub load: Option<crate::capacity::Load>,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -225,6 +229,7 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         p99_density: density_at(&one_way, 0.99),
         p50_density: density_at(&one_way, 0.5),
         cycle_cv: None,
+        load: None,
     }
 }
 
@@ -329,6 +334,29 @@ pub(crate) fn long_poll_cycle_cv(l: f64, g: f64, t: f64) -> f64 {
 }
 
 /// Upstream messages the HTTP strategies send as `POST /messages` requests, per second.
+/// Connections each client keeps open: one, plus one for upstream `POST`s if any.
+pub(crate) fn connections_per_client(s: &Scenario) -> f64 {
+    if s.upstream.is_some() {
+        2.0
+    } else {
+        1.0
+    }
+}
+
+/// The server load of a push strategy (WebSocket, SSE) whose prediction is `p`: `per_event`
+/// jobs per event, `beats` keep-alive jobs per client per second.
+pub(crate) fn push_load(s: &Scenario, p: &Prediction) -> crate::capacity::Load {
+    let n = s.clients.count as f64;
+    crate::capacity::Load {
+        requests_per_s: upstream_posts_per_s(s),
+        bytes_per_s: p.app_bytes_per_s.unwrap_or(0.0),
+        open_connections: n,
+        streams: n,
+        poisson_arrivals: true,
+        ..Default::default()
+    }
+}
+
 pub(crate) fn upstream_posts_per_s(s: &Scenario) -> f64 {
     s.upstream
         .as_ref()

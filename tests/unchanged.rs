@@ -20,10 +20,19 @@ fn assert_prefix_columns(file: &str, old: &str, new: &str) {
     let old_cols = old.lines().next().unwrap().split(',').count();
     let new_lines: Vec<&str> = new.lines().collect();
     let old_lines: Vec<&str> = old.lines().collect();
-    assert_eq!(old_lines.len(), new_lines.len(), "{file}: row count changed");
+    assert_eq!(
+        old_lines.len(),
+        new_lines.len(),
+        "{file}: row count changed"
+    );
     for (i, (o, n)) in old_lines.iter().zip(&new_lines).enumerate() {
         let cut: Vec<&str> = n.split(',').take(old_cols).collect();
-        assert_eq!(*o, cut.join(","), "{file} line {}: an existing column changed", i + 1);
+        assert_eq!(
+            *o,
+            cut.join(","),
+            "{file} line {}: an existing column changed",
+            i + 1
+        );
         assert!(
             n.split(',').count() > old_cols,
             "{file} line {}: no new columns after the old ones",
@@ -51,7 +60,11 @@ fn a_scenario_without_server_keeps_every_existing_number() {
         &golden("timeseries"),
         &read("timeseries.csv"),
     );
-    assert_eq!(read("latency.csv"), golden("latency"), "latency.csv changed");
+    assert_eq!(
+        read("latency.csv"),
+        golden("latency"),
+        "latency.csv changed"
+    );
     // the cost is accounted even without [server]: every strategy spent some CPU
     let summary = read("summary.csv");
     let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();

@@ -101,6 +101,16 @@ struct ModelRow<'a> {
     empty_fraction: Option<f64>,
     events_per_response: Option<f64>,
     app_bytes_per_s: Option<f64>,
+    server_cpu_s: Option<f64>,
+    server_cores_needed_mean: Option<f64>,
+    server_memory_mean_bytes: Option<f64>,
+    server_queue_delay_mean_ms: Option<f64>,
+    /// CPU the load asks for ÷ the server's cores (`[server] cores`): 1 or more is saturated.
+    server_utilisation: Option<f64>,
+    /// Clients at which the server's cores are all busy (`[server] cores`).
+    saturation_clients: Option<f64>,
+    /// Clients one core can serve.
+    clients_per_core: Option<f64>,
 }
 
 /// `model.csv`: one row per strategy that has a closed form.
@@ -110,9 +120,17 @@ pub fn render_model(
 ) -> anyhow::Result<Vec<u8>> {
     let window = scenario.duration_s - scenario.warmup_s;
     let r3 = |v: Option<f64>| v.map(crate::metrics::round3);
+    let r6 = |v: Option<f64>| v.map(crate::metrics::round6);
     to_csv(predictions.iter().map(|(id, p)| {
         let events = scenario.expected_deliveries();
-        let requests = p.requests_per_s.map(|r| r * window);
+        let cap = p
+            .load
+            .as_ref()
+            .map(|l| crate::capacity::predict(scenario, l));
+        // past saturation, polling clients slow down to what the cores can answer
+        let slowdown = cap.as_ref().map_or(1.0, |c| c.slowdown);
+        let requests_per_s = p.requests_per_s.map(|r| r / slowdown);
+        let requests = requests_per_s.map(|r| r * window);
         ModelRow {
             strategy: id,
             clients: scenario.clients.count,
@@ -122,7 +140,7 @@ pub fn render_model(
             events_lost: Some(0.0),
             duplicates: Some(0.0),
             requests: r3(requests),
-            requests_per_s: r3(p.requests_per_s),
+            requests_per_s: r3(requests_per_s),
             empty_responses: r3(requests.zip(p.empty_fraction).map(|(r, e)| r * e)),
             connections_opened: None,
             peak_open_connections: None,
@@ -142,6 +160,20 @@ pub fn render_model(
             empty_fraction: r3(p.empty_fraction.map(|e| e * 1000.0)).map(|e| e / 1000.0),
             events_per_response: r3(p.events_per_response),
             app_bytes_per_s: r3(p.app_bytes_per_s),
+            server_cpu_s: r6(cap.as_ref().map(|c| c.cores_needed * window)),
+            server_cores_needed_mean: r6(cap.as_ref().map(|c| c.cores_needed)),
+            server_memory_mean_bytes: cap.as_ref().map(|c| c.memory_bytes.round()),
+            server_queue_delay_mean_ms: r6(cap.as_ref().and_then(|c| c.queue_delay_mean_ms)),
+            server_utilisation: r6(cap.as_ref().and_then(|c| c.utilisation)),
+            saturation_clients: cap
+                .as_ref()
+                .and_then(|c| c.saturation_clients)
+                .map(f64::round),
+            clients_per_core: cap
+                .as_ref()
+                .map(|c| c.clients_per_core)
+                .filter(|v| v.is_finite())
+                .map(f64::round),
         }
     }))
 }

@@ -114,7 +114,8 @@ impl Strategy for LongPolling {
 // ---- closed form ----------------------------------------------------------------------
 
 use crate::model::{
-    lambda, long_poll_cycle_cv, poll_bytes, upstream_posts_per_s, OneWay, Prediction,
+    connections_per_client, lambda, long_poll_cycle_cv, poll_bytes, upstream_posts_per_s, OneWay,
+    Prediction,
 };
 
 /// Long polling with hold T and immediate re-request (docs/theory.md, RFC 6202):
@@ -146,12 +147,25 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         }
     };
     let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / cycle, empty);
+    let latency_mean = one_way.mean() + g2 * 1000.0 / (2.0 * cycle);
+    let load = crate::capacity::Load {
+        requests_per_s: n / cycle + upstream_posts_per_s(s),
+        bytes_per_s: app_bytes_per_s.unwrap_or(0.0),
+        open_connections: n * connections_per_client(s),
+        parked_requests: n * park / cycle,
+        // an event waits for a request, then one round trip until the next acknowledges it
+        stored_events: l * n * (latency_mean + one_way.mean()) / 1000.0,
+        closed_loop: true,
+        // a request follows the answer to the last one, which follows an event (Poisson)
+        poisson_arrivals: true,
+        ..Default::default()
+    };
     Prediction {
         requests_per_s: Some(n / cycle + upstream_posts_per_s(s)),
         empty_fraction: Some(empty),
         events_per_response: Some(l * cycle / (1.0 - empty)),
         parked_requests: Some(n * park / cycle),
-        latency_mean_ms: Some(one_way.mean() + g2 * 1000.0 / (2.0 * cycle)),
+        latency_mean_ms: Some(latency_mean),
         latency_p50_ms: constant.then(|| quantile(0.5)),
         latency_p99_ms: constant.then(|| quantile(0.99)),
         latency_max_ms: Some(3.0 * one_way.max()),
@@ -161,5 +175,6 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         // the median sits on the atom at d (most events find a parked request)
         p50_density: None,
         cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
+        load: Some(load),
     }
 }

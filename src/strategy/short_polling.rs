@@ -152,8 +152,8 @@ impl Strategy for ShortPolling {
 // ---- closed form ----------------------------------------------------------------------
 
 use crate::model::{
-    lambda, poll_bytes, poll_gaps, quantile_delay_plus_wait, upstream_posts_per_s, OneWay,
-    Prediction, Wait,
+    connections_per_client, lambda, poll_bytes, poll_gaps, quantile_delay_plus_wait,
+    upstream_posts_per_s, OneWay, Prediction, Wait,
 };
 
 /// Short polling with cycle C (`fixed-rate`: C = I; `after-response`: C = I + E\[G\]).
@@ -181,6 +181,16 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
     let wait = Wait::new(&poll_gaps(&one_way, i_ms, after_response));
     let (bytes_per_event, app_bytes_per_s) = poll_bytes(s, n / c, empty);
     let rtt_sd = (2.0 * var_d).sqrt();
+    let latency_mean = one_way.mean() + mean_wait;
+    let load = crate::capacity::Load {
+        requests_per_s: n / c + upstream_posts_per_s(s),
+        bytes_per_s: app_bytes_per_s.unwrap_or(0.0),
+        open_connections: n * connections_per_client(s),
+        // an event waits for a poll, then until the next poll acknowledges it
+        stored_events: l * n * (latency_mean - one_way.mean() + c_ms) / 1000.0,
+        closed_loop: true,
+        ..Default::default()
+    };
     Prediction {
         requests_per_s: Some(n / c + upstream_posts_per_s(s)),
         empty_fraction: Some(empty),
@@ -196,5 +206,6 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         // the wait is uniform over the cycle: density 1/C everywhere inside it
         p50_density: Some(1.0 / c_ms),
         cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
+        load: Some(load),
     }
 }

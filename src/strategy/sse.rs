@@ -145,7 +145,9 @@ impl Strategy for Sse {
 
     fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: SseSettings = settings.parse().ok()?;
-        Some(sse(scenario, s.heartbeat_s))
+        let mut p = sse(scenario, s.heartbeat_s);
+        p.load = Some(sse_load(scenario, &p, &s));
+        Some(p)
     }
 
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
@@ -341,7 +343,35 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
 
 // ---- closed form ----------------------------------------------------------------------
 
-use crate::model::{mean_id_digits, push, Prediction};
+use crate::model::{connections_per_client, lambda, mean_id_digits, push, push_load, Prediction};
+
+/// SSE's server load: a record per event and per heartbeat; the replay history grows by λ per
+/// client per second from the stream's start (mean connect time) until it holds
+/// `history_events`, and is trimmed at each reconnection (`stream_max_s`).
+fn sse_load(s: &Scenario, p: &Prediction, settings: &SseSettings) -> crate::capacity::Load {
+    let (n, l) = (s.clients.count as f64, lambda(s));
+    let h = settings.history_events as f64;
+    let start = s.clients.connect_over_s / 2.0;
+    let held = |t: f64| {
+        let age = match settings.stream_max_s {
+            Some(m) => (t - start).max(0.0) % m,
+            None => (t - start).max(0.0),
+        };
+        (l * age).min(h)
+    };
+    let steps = 1000;
+    let (w0, w1) = (s.warmup_s, s.duration_s);
+    let mean_held = (0..steps)
+        .map(|i| held(w0 + (w1 - w0) * (i as f64 + 0.5) / steps as f64))
+        .sum::<f64>()
+        / steps as f64;
+    crate::capacity::Load {
+        sse_records_per_s: l * n + n / settings.heartbeat_s,
+        open_connections: n * connections_per_client(s),
+        stored_events: n * mean_held,
+        ..push_load(s, p)
+    }
+}
 
 /// SSE: each event is one HTTP chunk (`<hex len>\r\n … \r\n`) holding `id: N\n`,
 /// `event: T\n` unless T is `message`, `data: P\n` and `\n`; a `:\n\n` keep-alive in a chunk

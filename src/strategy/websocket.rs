@@ -337,7 +337,7 @@ async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
 
 // ---- closed form ----------------------------------------------------------------------
 
-use crate::model::{push, Prediction};
+use crate::model::{lambda, push, push_load, upstream_posts_per_s, Prediction};
 
 /// WebSocket: a server frame has a 2-byte header up to 125 bytes of payload, 4 up to 65,535,
 /// 10 above (RFC 6455 §5.2); a ping (2 bytes) and its masked pong (6) every `ping_interval_s`.
@@ -348,5 +348,14 @@ pub(crate) fn websocket(s: &Scenario, ping_interval_s: f64) -> Prediction {
         126..=65_535 => 4.0,
         _ => 10.0,
     };
-    push(s, header, 8.0, ping_interval_s)
+    let mut p = push(s, header, 8.0, ping_interval_s);
+    let n = s.clients.count as f64;
+    let upstream = upstream_posts_per_s(s); // sent as frames here, not as POSTs
+    p.load = Some(crate::capacity::Load {
+        requests_per_s: 0.0,
+        frames_per_s: lambda(s) * n + upstream,
+        pings_per_s: n / ping_interval_s,
+        ..push_load(s, &p)
+    });
+    p
 }
