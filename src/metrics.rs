@@ -551,6 +551,7 @@ impl Recorder {
             server_queue_delay_mean_ms: round6(srv.queue_delay_mean_ms),
             server_queue_delay_p99_ms: round6(srv.queue_delay_p99_ms),
             connections_refused: srv.refused,
+            server_cores: srv.cores,
         }
     }
 }
@@ -710,6 +711,9 @@ pub struct SummaryRow {
     /// Connection attempts refused by `max_connections` or `accept_backlog` in the window.
     #[serde(default)]
     pub connections_refused: u64,
+    /// The server's cores (`[server] cores`); 0 = unlimited (nothing queues).
+    #[serde(default)]
+    pub server_cores: u64,
 }
 
 #[cfg(test)]

@@ -329,7 +329,9 @@ impl ServerModel {
         let (w0, w1) = self.window_ms;
         let window_s = (w1 - w0) as f64 / 1000.0;
         let cpu_s = self.window_cpu_ns as f64 / 1e9;
-        let seconds = (w0 / 1000)..w1.div_ceil(1000);
+        // only the seconds with work (the window of a recorder built outside a simulation
+        // is unbounded)
+        let seconds = (w0 / 1000)..w1.div_ceil(1000).min(self.cpu_by_second.len() as u64);
         let peak = seconds
             .map(|s| self.cpu_ms_in_second(s) / 1000.0)
             .fold(0.0, f64::max);
@@ -342,6 +344,7 @@ impl ServerModel {
             queue_delay_mean_ms: self.delays.mean_ms(),
             queue_delay_p99_ms: self.delays.quantile_ms(0.99),
             refused: self.refused,
+            cores: self.cores.as_ref().map_or(0, |c| c.len() as u64),
         }
     }
 }
@@ -356,6 +359,7 @@ pub(crate) struct ServerSummary {
     pub queue_delay_mean_ms: f64,
     pub queue_delay_p99_ms: f64,
     pub refused: u64,
+    pub cores: u64,
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct ChartData {
     pub model: BTreeMap<String, ModelRow>,
     /// The measured window `[warmup, duration)` in seconds, from the summary.
     pub window: Option<(f64, f64)>,
+    /// The server's cores (`[server] cores`), if it has a limit.
+    pub cores: Option<u64>,
 }
 
 /// The predictions of `model.csv` the charts draw.
@@ -148,10 +150,12 @@ impl ChartData {
                 model.insert(row.strategy.clone(), row);
             }
         }
+        let cores = summary.iter().map(|r| r.server_cores).find(|&k| k > 0);
         Ok(ChartData {
             looks: looks.clone(),
             name: name.to_string(),
             conditions: conditions.to_string(),
+            cores,
             summary,
             series,
             latency,

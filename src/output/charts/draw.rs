@@ -343,7 +343,9 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
         .fold(0.0_f64, f64::max);
-    let y = y_range(y_max, 1.0);
+    // a small load (a fraction of a core) gets an axis of its own size
+    let min_top = if y_max > 0.0 && y_max < 1.0 { 0.0 } else { 1.0 };
+    let y = y_range(y_max, min_top);
     let mut chart = frame(area, caption, from..to, y.clone())?;
     mesh(&mut chart, TIME_AXIS, y_desc, &fmt_seconds, y_fmt)?;
     for (i, (id, pts)) in lines.iter().enumerate() {

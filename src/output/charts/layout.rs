@@ -303,7 +303,15 @@ mod tests {
             .iter()
             .filter(|t| t.text.contains("long-polling"))
             .count();
-        assert_eq!(named, 4, "legend, requests, connections and parked panels");
+        let named_in: Vec<&str> = load
+            .iter()
+            .filter(|t| t.text.contains("long-polling"))
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(
+            named, 5,
+            "legend, requests, CPU, parked and memory panels (connections: shared label): {named_in:?}"
+        );
     }
 
     #[test]

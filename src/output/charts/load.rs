@@ -10,16 +10,69 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::titled(root, &format!("Server load — {}", data.name), data)?;
     let body = draw::legend(&body, data)?;
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
-    requests(&top, data)?;
+    let (top_left, top_right) = top.split_horizontally(top.dim_in_pixel().0 / 2);
+    requests(&top_left, data)?;
+    cpu(&top_right, data)?;
     let parked = draw::time_series(data, |r| r.parked_requests as f64);
     if parked.iter().any(|(_, p)| p.iter().any(|q| q.1 > 0.0)) {
         // a parked request is also an open connection: in one panel the two lines lie on
         // top of each other, so they get a panel each
+        let third = bottom.dim_in_pixel().0 / 3;
+        let (left, rest) = bottom.split_horizontally(third);
+        let (middle, right) = rest.split_horizontally(third);
+        connections(&left, data, "Open connections")?;
+        parked_requests(&middle, data, &parked)?;
+        memory(&right, data)
+    } else {
         let (left, right) = bottom.split_horizontally(bottom.dim_in_pixel().0 / 2);
         connections(&left, data, "Open connections")?;
-        parked_requests(&right, data, &parked)
-    } else {
-        connections(&bottom, data, "Open connections")
+        memory(&right, data)
+    }
+}
+
+/// CPU cores the server's work needs, second by second (`[server.cost]`).
+fn cpu<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let lines = draw::time_series(data, |r| r.server_cpu_ms / 1000.0);
+    let caption = match data.cores {
+        Some(k) => format!("Server CPU: cores busy (of {k})"),
+        None => "Server CPU: cores needed".to_string(),
+    };
+    let mut chart = draw::time_panel(area, data, &caption, "cores", &lines, &fmt_cores)?;
+    if let Some(k) = data.cores {
+        let (from, to) = draw::time_range(data);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(from, k as f64), (to, k as f64)],
+                10,
+                6,
+                BLACK.mix(0.8).stroke_width(2),
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Server memory over time (`[server.memory]`).
+fn memory<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let lines = draw::time_series(data, |r| r.server_memory_bytes as f64);
+    draw::time_panel(
+        area,
+        data,
+        "Server memory",
+        "bytes",
+        &lines,
+        &draw::fmt_bytes,
+    )?;
+    Ok(())
+}
+
+/// Cores with as many decimals as small loads need.
+fn fmt_cores(v: &f64) -> String {
+    match v.abs() {
+        0.0 => "0".into(),
+        a if a < 0.01 => format!("{v:.4}"),
+        a if a < 1.0 => format!("{v:.2}"),
+        _ => draw::fmt_count(v),
     }
 }
 

@@ -21,6 +21,13 @@ pub const METRICS: [(&str, &str); 4] = [
     ("peak_open_connections", "open connections (peak)"),
 ];
 
+/// The finite server's metrics, drawn when the sweep has them (folders written before the
+/// cost model do not).
+pub const CAPACITY: [(&str, &str); 2] = [
+    ("server_cores_needed_mean", "server CPU cores needed (mean)"),
+    ("server_memory_peak_bytes", "server memory (peak, bytes)"),
+];
+
 /// The name a reader understands for a swept key (`clients.count` → `clients`,
 /// `long-polling.timeout_s` → `long-polling timeout (s)`).
 pub fn human_key(key: &str) -> String {
@@ -115,8 +122,14 @@ impl SweepData {
                     .with_context(|| format!("{}: no `{m}` column", path.display()))?;
                 metrics.insert(m.to_string(), num(col)?);
             }
-            for m in PRIVACY.iter().chain(&["events_lost"]) {
-                if let Some(col) = header.iter().position(|h| h == *m) {
+            let capacity = CAPACITY.iter().map(|c| c.0).chain(["server_cores"]);
+            for m in PRIVACY
+                .iter()
+                .copied()
+                .chain(["events_lost"])
+                .chain(capacity)
+            {
+                if let Some(col) = header.iter().position(|h| h == m) {
                     metrics.insert(m.to_string(), num(col)?);
                 }
             }
@@ -165,6 +178,17 @@ pub fn render_all(data: &SweepData, title: &str) -> anyhow::Result<Vec<(String, 
             .trim_start_matches(" · ")
             .to_string();
         for (metric, label) in METRICS {
+            let stem = format!("sweep_{metric}{suffix}");
+            files.extend(save(
+                &stem,
+                |root| draw(root, data, rows, metric, label, title, &subtitle),
+                |root| draw(root, data, rows, metric, label, title, &subtitle),
+            )?);
+        }
+        for (metric, label) in CAPACITY {
+            if !rows.iter().all(|r| r.metrics.contains_key(metric)) {
+                continue;
+            }
             let stem = format!("sweep_{metric}{suffix}");
             files.extend(save(
                 &stem,
@@ -382,9 +406,17 @@ fn panel<DB: DrawingBackend>(
         xs.iter().copied().fold(f64::INFINITY, f64::min),
         xs.iter().copied().fold(0.0, f64::max),
     );
+    // the server's cores, drawn as the saturation line on the CPU chart
+    let cores = (metric == "server_cores_needed_mean")
+        .then(|| {
+            rows.iter()
+                .filter_map(|r| r.metrics.get("server_cores").copied())
+                .find(|&k| k > 0.0)
+        })
+        .flatten();
     let (y_lo, y_hi) = (
         ys.iter().copied().fold(f64::INFINITY, f64::min),
-        ys.iter().copied().fold(0.0, f64::max),
+        ys.iter().copied().chain(cores).fold(0.0, f64::max),
     );
     // a log axis only where every value is positive and they span two decades; with a log x
     // axis, a y axis spanning one decade is log too (linear growth stays a straight line,
@@ -422,7 +454,7 @@ fn panel<DB: DrawingBackend>(
         .build_cartesian_2d(x_range, y_range)
         .map_err(err)?;
     let x_fmt = move |v: &f64| crate::output::table::human(if log_x { 10f64.powf(*v) } else { *v });
-    let y_fmt = move |v: &f64| crate::output::table::human(if log_y { 10f64.powf(*v) } else { *v });
+    let y_fmt = move |v: &f64| tick(if log_y { 10f64.powf(*v) } else { *v });
     let x_desc = if log_x {
         format!("{} (log scale)", human_key(key))
     } else {
@@ -524,6 +556,26 @@ fn panel<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
+    if let Some(k) = cores {
+        // saturation: the cores are all busy; the strategies' lines bend onto it
+        let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, ty(k)), (x1, ty(k))],
+                14,
+                8,
+                BLACK.mix(0.8).stroke_width(2),
+            ))
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(x0, ty(k)));
+        let (bx, by) = area.get_base_pixel();
+        area.draw(&Text::new(
+            format!("{} cores: saturated", tick(k)),
+            (px - bx + 12, py - by - 34),
+            font(draw::TICKS),
+        ))
+        .map_err(err)?;
+    }
     let lines: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .map(|(_, id, pts)| {
@@ -535,6 +587,17 @@ fn panel<DB: DrawingBackend>(
         .collect();
     draw::label_lines(&mut chart, &lines, &data.looks)?;
     Ok(())
+}
+
+/// A y tick label: small values keep their first significant digits (0.01, not 0.0).
+fn tick(v: f64) -> String {
+    if v > 0.0 && v < 1.0 {
+        let decimals = (-v.log10()).ceil() as usize;
+        let s = format!("{v:.decimals$}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        crate::output::table::human(v)
+    }
 }
 
 #[cfg(test)]
