@@ -528,3 +528,44 @@ fn a_run_that_loses_events_warns() {
     );
     assert!(!err.contains("warning: websocket"), "{err}");
 }
+
+/// `[server]` values outside what a server can be: exit 2 naming file, field, line and what
+/// is allowed, with nothing written (issue 14).
+#[test]
+fn impossible_servers_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let base = "name = \"s\"\nduration_s = 20\n[clients]\ncount = 10\n[events]\nrate_per_client_per_s = 0.5\n";
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!("{base}[server]\ncores = 0\n"),
+            vec!["s.toml", "`server.cores` (line 8)", "1 to 1024"],
+        ),
+        (
+            format!("{base}[server]\nmax_connections = 0\n"),
+            vec!["`server.max_connections` (line 8)", "no limit"],
+        ),
+        (
+            format!("{base}[server]\ncores = 2\n[server.cost]\nrequest_us = -1\n"),
+            vec!["`server.cost.request_us` (line 10)", "0 to"],
+        ),
+        (
+            format!("{base}[server.cost]\nbyte_ns = inf\n"),
+            vec!["`server.cost.byte_ns` (line 8)", "nanoseconds per byte"],
+        ),
+        (
+            format!("{base}[server.memory]\nconnection_bytes = -4\n"),
+            vec!["server.memory.connection_bytes", "line 8"],
+        ),
+        (
+            format!("{base}[server]\ncore = 2\n"),
+            vec!["`server.core`", "line 8", "cores"],
+        ),
+    ];
+    for (text, words) in &cases {
+        std::fs::write(root.path().join("s.toml"), text).unwrap();
+        for args in [&["validate", "s.toml"][..], &["run", "-q", "s.toml"][..]] {
+            exits_2(&realtime_lab(args, root.path()), words);
+        }
+        assert!(!root.path().join("output").exists(), "{text}: written");
+    }
+}

@@ -69,6 +69,8 @@ pub fn render(rows: &[SummaryRow]) -> String {
         "bytes/ev",
         "delivered",
         "lost",
+        "cores",
+        "memory",
     ];
     let mut lines = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for r in rows {
@@ -92,6 +94,8 @@ pub fn render(rows: &[SummaryRow]) -> String {
             human(r.bytes_per_event),
             human(r.events_delivered as f64),
             r.events_lost.to_string(),
+            cores(r.server_cores_needed_mean),
+            crate::output::charts::draw::bytes(r.server_memory_peak_bytes as f64),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -112,6 +116,45 @@ pub fn render(rows: &[SummaryRow]) -> String {
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    for r in rows {
+        out.push_str(&saturation_note(r));
+    }
+    out
+}
+
+/// Cores needed: a fraction of a core with its first significant digits.
+fn cores(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v < 0.01 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A line for a strategy whose server ran out of cores or refused connections.
+fn saturation_note(r: &SummaryRow) -> String {
+    let mut out = String::new();
+    // the cores are busy at least 98 % of the window: saturated (the work no core can do
+    // waits in queues and mailboxes, so latency grows)
+    if r.server_cores > 0 && r.server_cores_needed_mean >= 0.98 * r.server_cores as f64 {
+        out.push_str(&format!(
+            "⚠ {}: SATURATED — the server's {} core(s) are busy {:.0} % of the window; queueing delay mean {:.1} ms, p99 {:.0} ms\n",
+            r.strategy,
+            r.server_cores,
+            100.0 * r.server_cores_needed_mean / r.server_cores as f64,
+            r.server_queue_delay_mean_ms,
+            r.server_queue_delay_p99_ms
+        ));
+    }
+    if r.connections_refused > 0 {
+        out.push_str(&format!(
+            "⚠ {}: {} connection attempts refused (max_connections / accept_backlog); refused clients retry every second\n",
+            r.strategy,
+            thousands(r.connections_refused)
+        ));
     }
     out
 }

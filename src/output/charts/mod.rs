@@ -14,7 +14,7 @@
 
 mod canvas;
 mod data;
-mod draw;
+pub(crate) mod draw;
 mod latency;
 #[cfg(test)]
 mod layout;
