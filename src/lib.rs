@@ -128,6 +128,7 @@ mod progress;
 pub mod protocol;
 mod runner;
 pub mod scenario;
+mod server;
 mod sim;
 mod strategy;
 mod style;

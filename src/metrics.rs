@@ -108,7 +108,7 @@ pub struct Recorder {
     retained: u64,
     retained_since: u64,
     entry_bytes: u64,
-    pub(crate) server: crate::sim::server::ServerModel,
+    pub(crate) server: crate::server::ServerModel,
 }
 
 impl Recorder {
@@ -138,13 +138,13 @@ impl Recorder {
             retained: 0,
             retained_since: 0,
             entry_bytes: 14,
-            server: crate::sim::server::ServerModel::unlimited(),
+            server: crate::server::ServerModel::unlimited(),
         }
     }
 
     /// Give the server `scenario`'s costs and capacity (`[server]`).
-    pub(crate) fn set_server(&mut self, scenario: &crate::Scenario) {
-        self.server = crate::sim::server::ServerModel::new(
+    pub(crate) fn set_server(&mut self, scenario: &crate::scenario::Scenario) {
+        self.server = crate::server::ServerModel::new(
             &scenario.server,
             scenario.events.payload_bytes,
             self.window,

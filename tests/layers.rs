@@ -12,9 +12,12 @@ use std::path::{Path, PathBuf};
 /// Top-level modules by layer: a module may import only from layers below its own.
 const LAYERS: &[&[&str]] = &[
     &["trace"],
-    &["metrics", "protocol", "style"],
+    &["protocol", "style"],
     &["scenario"],
+    &["capacity"],
     &["model"],
+    &["server"],
+    &["metrics"],
     &["sim"],
     &["strategy"],
     &["check", "output"],

@@ -95,7 +95,7 @@ pub fn render(rows: &[SummaryRow]) -> String {
             human(r.events_delivered as f64),
             r.events_lost.to_string(),
             cores(r.server_cores_needed_mean),
-            crate::output::charts::draw::bytes(r.server_memory_peak_bytes as f64),
+            bytes(r.server_memory_peak_bytes as f64),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
@@ -121,6 +121,25 @@ pub fn render(rows: &[SummaryRow]) -> String {
         out.push_str(&saturation_note(r));
     }
     out
+}
+
+/// 950 B, 1.2 kB, 3.4 MB.
+pub fn bytes(v: f64) -> String {
+    let a = v.abs();
+    let (x, unit) = if a >= 1e9 {
+        (v / 1e9, "GB")
+    } else if a >= 1e6 {
+        (v / 1e6, "MB")
+    } else if a >= 1e3 {
+        (v / 1e3, "kB")
+    } else {
+        (v, "B")
+    };
+    if x.abs() >= 100.0 || unit == "B" {
+        format!("{x:.0} {unit}")
+    } else {
+        format!("{x:.1} {unit}")
+    }
 }
 
 /// Cores needed: a fraction of a core with its first significant digits.

@@ -16,9 +16,10 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
 use super::settings::Settings;
-use super::{Feed, Listener, Metered, Work};
+use super::{Feed, Listener, Metered};
 use crate::metrics::RecorderHandle;
 use crate::scenario::{Latency, Scenario};
+use crate::server::Work;
 
 /// The end-of-run signal the harness raises once (see [`Run::closing`]).
 ///

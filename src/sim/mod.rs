@@ -16,7 +16,6 @@
 mod ctx;
 mod feed;
 mod meter;
-pub(crate) mod server;
 mod settings;
 mod strategy;
 pub(crate) mod wire;
@@ -26,6 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context as _};
 
+pub use crate::server::Work;
 pub(crate) use ctx::Closing;
 pub use ctx::{
     AddressHold, ClientCtx, Parked, RegistryEntry, Run, ServerCtx, StreamHold, WorkDone,
@@ -33,7 +33,6 @@ pub use ctx::{
 };
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
-pub use server::Work;
 pub use settings::{check_seconds, Settings, SettingsError};
 pub use strategy::{LocalBoxFuture, Strategy, StrategyResult};
 

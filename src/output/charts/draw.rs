@@ -273,21 +273,7 @@ pub fn fmt_fraction(v: &f64) -> String {
 
 /// 950 B, 1.2 kB, 3.4 MB.
 pub fn bytes(v: f64) -> String {
-    let a = v.abs();
-    let (x, unit) = if a >= 1e9 {
-        (v / 1e9, "GB")
-    } else if a >= 1e6 {
-        (v / 1e6, "MB")
-    } else if a >= 1e3 {
-        (v / 1e3, "kB")
-    } else {
-        (v, "B")
-    };
-    if x.abs() >= 100.0 || unit == "B" {
-        format!("{x:.0} {unit}")
-    } else {
-        format!("{x:.1} {unit}")
-    }
+    crate::output::table::bytes(v)
 }
 
 /// A y range from 0 to a bit above the largest value (at least `min_top`).

@@ -14,7 +14,7 @@
 
 mod canvas;
 mod data;
-pub(crate) mod draw;
+mod draw;
 mod latency;
 #[cfg(test)]
 mod layout;
