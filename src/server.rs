@@ -428,6 +428,30 @@ mod tests {
         assert_eq!(m.summary().refused, 2);
     }
 
+    /// `accept_backlog = 2` on one core with 1 ms accepts: two connections wait for their
+    /// accept work, a third is refused until the first accept completes (two accepts queued
+    /// at 4 ms complete at 5 and 6 ms).
+    #[test]
+    fn the_backlog_holds_connections_whose_accept_is_not_done() {
+        let s = Server {
+            cores: Some(1),
+            accept_backlog: Some(2),
+            cost: crate::scenario::Costs {
+                connect_us: 1000.0,
+                ..Default::default()
+            },
+            ..Server::default()
+        };
+        let mut m = ServerModel::new(&s, 100, (0, 10_000));
+        assert!(m.admit(4, 0) && m.admit(4, 0));
+        assert_eq!(m.accepted(4), 5_000_000);
+        assert_eq!(m.accepted(4), 6_000_000);
+        assert!(!m.admit(4, 2), "two accepts in progress");
+        assert!(m.admit(5, 2), "the first completed at 5 ms");
+        assert!(!m.admit(5, 2), "one in progress + one admitted");
+        assert_eq!(m.summary().refused, 2);
+    }
+
     /// Memory: 3 connections × 4,352 + 1 stream × 25,600 + 2 parked × 10,240 + 4 stored
     /// events × (100 + 64) + 1 registry entry × 128 = 13,056 + 25,600 + 20,480 + 656 + 128
     /// = 59,920 bytes (the defaults).
