@@ -349,6 +349,17 @@ pub fn label_lines<DB: DrawingBackend>(
     lines: &[(String, Vec<(f64, f64)>)],
     looks: &Looks,
 ) -> anyhow::Result<()> {
+    label_lines_avoiding(chart, lines, looks, &[])
+}
+
+/// [`label_lines`], keeping the labels off `obstacles` too (unlabelled lines such as a
+/// saturation line, each drawn left to right).
+pub fn label_lines_avoiding<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    lines: &[(String, Vec<(f64, f64)>)],
+    looks: &Looks,
+    obstacles: &[Vec<(f64, f64)>],
+) -> anyhow::Result<()> {
     // compared on the screen: lines whose every point is within 4 px coincide (whatever
     // the axes, log ones included)
     let px = |p: &(f64, f64)| chart.backend_coord(p).1;
@@ -394,24 +405,28 @@ pub fn label_lines<DB: DrawingBackend>(
     // every data point on screen, to keep labels off the lines
     let points: Vec<(i32, i32)> = lines
         .iter()
-        .flat_map(|(_, pts)| pts.iter().map(|p| chart.backend_coord(p)))
+        .map(|(_, pts)| pts)
+        .chain(obstacles)
+        .flat_map(|pts| pts.iter().map(|p| chart.backend_coord(p)))
         .collect();
     let right_px = x_px.end - 8;
     // place each label just above its line's end, or the nearest place around it that no
     // line crosses; then push apart labels that would overlap (24 px apart at least)
-    let mut placed: Vec<(f64, usize)> = groups
-        .iter()
-        .enumerate()
-        .map(|(k, (_, y))| {
-            let (_, _, w, h) = labels[k];
-            let label = LabelBox {
-                right: right_px,
-                w,
-                h,
-            };
-            (label_row(*y, label, &points, (top, bottom)), k)
-        })
-        .collect();
+    // (one at a time, from the top line end down, each off the rows already taken)
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by(|&a, &b| groups[a].1.total_cmp(&groups[b].1));
+    let mut placed: Vec<(f64, usize)> = Vec::new();
+    for k in order {
+        let (_, _, w, h) = labels[k];
+        let label = LabelBox {
+            right: right_px,
+            w,
+            h,
+        };
+        let taken: Vec<f64> = placed.iter().map(|p| p.0).collect();
+        let row = label_row_among(groups[k].1, label, &points, (top, bottom), &taken);
+        placed.push((row, k));
+    }
     placed.sort_by(|a, b| a.0.total_cmp(&b.0));
     for j in 1..placed.len() {
         placed[j].0 = placed[j].0.max(placed[j - 1].0 + 24.0);
@@ -485,6 +500,25 @@ pub(crate) fn label_row(
         .into_iter()
         .min_by_key(|&c| crossings(c, label, points))
         .unwrap_or(clamp(y_end - 14.0))
+}
+
+/// [`label_row`] for a label that must also keep 24 px from the rows in `taken` (labels
+/// already placed): the candidate rows around the line end, fewest crossings first, then
+/// nearest; if every candidate is taken, the plain [`label_row`].
+fn label_row_among(
+    y_end: f64,
+    label: LabelBox,
+    points: &[(i32, i32)],
+    rows: (f64, f64),
+    taken: &[f64],
+) -> f64 {
+    let clamp = |c: f64| c.clamp(rows.0 + 12.0, rows.1 - 12.0);
+    [-16.0, 16.0, -40.0, 40.0, -64.0, 64.0, -88.0, 88.0]
+        .map(|d| clamp(y_end + d))
+        .into_iter()
+        .filter(|c| taken.iter().all(|t| (t - c).abs() >= 24.0))
+        .min_by_key(|&c| crossings(c, label, points))
+        .unwrap_or_else(|| label_row(y_end, label, points, rows))
 }
 
 /// Whether `text` in `style` is at most `width` pixels wide on the chart's backend.

@@ -437,10 +437,12 @@ fn panel<DB: DrawingBackend>(
         (x_lo.min(0.0))..(x_hi * 1.05).max(1.0)
     };
 
+    // room above a saturation line for the labels of the lines that end on it
+    let head: f64 = if cores.is_some() { 1.4 } else { 1.12 };
     let y_range = if log_y {
-        (ty(y_lo) - 0.2)..(ty(y_hi) + 0.2)
+        (ty(y_lo) - 0.2)..(ty(y_hi) + head.log10() + 0.15)
     } else {
-        0.0..(y_hi * 1.12).max(1.0)
+        0.0..(y_hi * head).max(1.0)
     };
     let mut builder = ChartBuilder::on(area);
     if let Some(c) = caption {
@@ -556,9 +558,11 @@ fn panel<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
+    let mut obstacles = Vec::new();
     if let Some(k) = cores {
         // saturation: the cores are all busy; the strategies' lines bend onto it
         let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+        obstacles.push(vec![(x0, ty(k)), (x1, ty(k))]);
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(x0, ty(k)), (x1, ty(k))],
@@ -570,7 +574,11 @@ fn panel<DB: DrawingBackend>(
         let (px, py) = chart.backend_coord(&(x0, ty(k)));
         let (bx, by) = area.get_base_pixel();
         area.draw(&Text::new(
-            format!("{} cores: saturated", tick(k)),
+            format!(
+                "{} {}: saturated",
+                tick(k),
+                if k == 1.0 { "core" } else { "cores" }
+            ),
             (px - bx + 12, py - by - 34),
             font(draw::TICKS),
         ))
@@ -585,7 +593,7 @@ fn panel<DB: DrawingBackend>(
             )
         })
         .collect();
-    draw::label_lines(&mut chart, &lines, &data.looks)?;
+    draw::label_lines_avoiding(&mut chart, &lines, &data.looks, &obstacles)?;
     Ok(())
 }
 
