@@ -68,12 +68,7 @@ fn memory<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::
 
 /// Cores with as many decimals as small loads need.
 fn fmt_cores(v: &f64) -> String {
-    match v.abs() {
-        0.0 => "0".into(),
-        a if a < 0.01 => format!("{v:.4}"),
-        a if a < 1.0 => format!("{v:.2}"),
-        _ => draw::fmt_count(v),
-    }
+    draw::fmt_small(*v)
 }
 
 /// Requests held at the server (parked long polls) over time, for the strategies that park.

@@ -599,13 +599,7 @@ fn panel<DB: DrawingBackend>(
 
 /// A y tick label: small values keep their first significant digits (0.01, not 0.0).
 fn tick(v: f64) -> String {
-    if v > 0.0 && v < 1.0 {
-        let decimals = (-v.log10()).ceil() as usize;
-        let s = format!("{v:.decimals$}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        crate::output::table::human(v)
-    }
+    draw::fmt_small(v)
 }
 
 #[cfg(test)]
