@@ -85,6 +85,11 @@ pub struct Capacity {
     pub queue_delay_mean_ms: Option<f64>,
     /// Factor by which a closed-loop strategy's request rate falls past saturation (1 below).
     pub slowdown: f64,
+    /// With `[server] cores`: seconds the cores need to open every client's connections
+    /// (accept, TLS and the first request of each), at the earliest from the first connect.
+    /// If this reaches into the measured window, the run is not in the steady state the
+    /// model describes.
+    pub setup_s: Option<f64>,
 }
 
 impl Capacity {
@@ -134,13 +139,19 @@ pub fn predict(s: &Scenario, load: &Load) -> Capacity {
         utilisation: None,
         queue_delay_mean_ms: None,
         slowdown: 1.0,
+        setup_s: None,
     };
     let Some(k) = s.server.cores else {
         return out;
     };
     let k = k as f64;
+    let per_client = load.open_connections / n.max(1.0)
+        * (c.connect_us + c.tls_handshake_us + c.request_us)
+        / 1e6;
+    out.setup_s = Some(n * per_client / k);
     let rho = demand / k;
-    out.saturation_clients = Some(k * clients_per_core);
+    // no steady-state work at all: the server never saturates
+    out.saturation_clients = Some(k * clients_per_core).filter(|v| v.is_finite());
     out.utilisation = Some(rho);
     if rho < 1.0 {
         let rate: f64 = jobs.iter().map(|j| j.0).sum();
@@ -149,11 +160,15 @@ pub fn predict(s: &Scenario, load: &Load) -> Capacity {
             let mean_s = (job_us + byte_us) / rate;
             let second: f64 = jobs.iter().map(|(r, c)| r * c * c).sum::<f64>() / rate;
             let per_tick = rate / 1000.0;
-            let batch = batch_wait_us(per_tick, mean_s, k);
-            let backlog = carry_over_us(per_tick, mean_s, second, k * 1000.0);
-            out.queue_delay_mean_ms = load
-                .poisson_arrivals
-                .then_some((batch + backlog / k) / 1000.0);
+            if mean_s > 0.0 {
+                let batch = batch_wait_us(per_tick, mean_s, k);
+                let backlog = carry_over_us(per_tick, mean_s, second, k * 1000.0);
+                out.queue_delay_mean_ms = load
+                    .poisson_arrivals
+                    .then_some((batch + backlog / k) / 1000.0);
+            } else {
+                out.queue_delay_mean_ms = Some(0.0); // no work, no wait
+            }
         } else {
             out.queue_delay_mean_ms = Some(0.0);
         }
@@ -171,7 +186,9 @@ pub fn predict(s: &Scenario, load: &Load) -> Capacity {
 /// of U' = max(0, U + B·s − capacity), solved on a grid of an eighth of a job (Kingman's form
 /// beyond 64 jobs per tick, where the grid would be large and the form is good).
 fn carry_over_us(m: f64, s: f64, s2: f64, capacity: f64) -> f64 {
-    if m > 64.0 {
+    // the grid holds 40 ticks of capacity in eighths of a job: beyond 2,048 jobs per tick
+    // (jobs far smaller than a tick) it would be huge, and little work is ever left over
+    if m > 64.0 || capacity / s > 2048.0 {
         return m * s2 / (2.0 * (capacity - m * s));
     }
     let top = (m + 12.0 * m.sqrt() + 30.0).ceil() as usize;
@@ -218,6 +235,10 @@ fn carry_over_us(m: f64, s: f64, s2: f64, capacity: f64) -> f64 {
 /// brings Poisson(`m`) jobs of `s` µs each: with J jobs ahead it waits ⌊J/k⌋·s. The others
 /// in its tick are Poisson(m) (Poisson arrivals seen by a job), its place among them uniform.
 fn batch_wait_us(m: f64, s: f64, k: f64) -> f64 {
+    if m > 1000.0 {
+        // Poisson(m) ≈ m for large m: a uniformly placed job has about m/2 jobs ahead
+        return s * (m / 2.0 / k).floor();
+    }
     let top = (m + 12.0 * m.sqrt() + 30.0).ceil() as u64;
     let k = k as u64;
     let mut p = (-m).exp(); // P(B' = 0)

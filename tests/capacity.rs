@@ -133,3 +133,44 @@ fn cpu_is_the_sum_of_rate_times_cost() {
     );
     assert_eq!(r.server_queue_delay_mean_ms, 0.0);
 }
+
+/// Costs of zero (or far below a tick) on a server with cores: the model and the run carry on
+/// (they once overflowed an allocation), nothing waits, and nothing saturates.
+#[test]
+fn zero_and_tiny_costs_run() {
+    for cost in ["0", "0.001"] {
+        let s = common::scenario(&format!(
+            "name = \"z\"\nduration_s = 6\nwarmup_s = 1\nstrategies = [\"websocket\", \"short-polling\"]\n\
+             [clients]\ncount = 20\n[events]\nrate_per_client_per_s = 0.5\n\
+             [server]\ncores = 1024\n[server.cost]\nconnect_us = {cost}\nrequest_us = {cost}\n\
+             frame_us = {cost}\nping_us = {cost}\nbyte_ns = {cost}\n"
+        ));
+        let lab = Lab::builtin();
+        let results = lab.simulate(&s, 1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        lab.write(&s, dir.path(), results).unwrap();
+        for (id, p) in lab.predictions(&s) {
+            let c = realtime_lab::capacity::predict(&s, p.load.as_ref().unwrap());
+            assert!(!c.saturated(), "{id} at {cost} µs");
+            assert!(
+                c.queue_delay_mean_ms.is_none_or(|d| d < 0.001),
+                "{id}: {c:?}"
+            );
+        }
+    }
+}
+
+/// A listen backlog of 1 on a server without cores: accepts complete at once, so no
+/// connection waits in the backlog and none is refused (connections still in their
+/// handshake are not in it).
+#[test]
+fn a_backlog_without_cores_refuses_nothing() {
+    let s = common::scenario(
+        "name = \"bl\"\nduration_s = 8\nwarmup_s = 6\nstrategies = [\"sse\"]\n\
+         [clients]\ncount = 200\nconnect_over_s = 2\n[events]\nrate_per_client_per_s = 0.2\n\
+         [network]\nlatency_ms = 50\n[server]\naccept_backlog = 1\n",
+    );
+    let r = common::run(&s, "sse").summary;
+    assert_eq!(r.connections_refused, 0);
+    assert_eq!(r.peak_open_connections, 200);
+}

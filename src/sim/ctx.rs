@@ -198,6 +198,16 @@ impl ServerCtx {
     /// compensating the simulator's cheap connect like [`ClientCtx::connect`].
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
         let started = crate::metrics::now_ms();
+        if self.scenario.server.max_connections.is_some() {
+            // a socket is a file descriptor too: beyond the limit, connect fails (EMFILE)
+            let mut rec = self.rec.borrow_mut();
+            let open = rec.open_connection_count();
+            if !rec.server.admit_outbound(crate::metrics::now_ms(), open) {
+                return Err(io::Error::other(
+                    "too many open files: the server's max_connections is reached",
+                ));
+            }
+        }
         self.work(Work::Connect).await;
         let stream = turmoil::net::TcpStream::connect(addr).await?;
         // the server has no per-client random stream: the constant part of the delay

@@ -96,6 +96,14 @@ impl ChartData {
             .any(|m| m.latency_p50_ms.is_some() || m.latency_p99_ms.is_some())
     }
 
+    /// Whether the folder has the server's CPU and memory (written since the cost model: every
+    /// run then holds some memory, its connections).
+    pub fn has_server_costs(&self) -> bool {
+        self.summary
+            .iter()
+            .any(|r| r.server_memory_peak_bytes > 0 || r.server_cpu_s > 0.0)
+    }
+
     /// The strategies in run order.
     pub fn strategies(&self) -> Vec<&str> {
         self.summary.iter().map(|r| r.strategy.as_str()).collect()

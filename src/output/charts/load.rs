@@ -10,10 +10,21 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::titled(root, &format!("Server load — {}", data.name), data)?;
     let body = draw::legend(&body, data)?;
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 / 2);
+    let parked = draw::time_series(data, |r| r.parked_requests as f64);
+    if !data.has_server_costs() {
+        // a folder written before the server had costs: nothing to draw for them
+        requests(&top, data)?;
+        return if parked.iter().any(|(_, p)| p.iter().any(|q| q.1 > 0.0)) {
+            let (left, right) = bottom.split_horizontally(bottom.dim_in_pixel().0 / 2);
+            connections(&left, data, "Open connections")?;
+            parked_requests(&right, data, &parked)
+        } else {
+            connections(&bottom, data, "Open connections")
+        };
+    }
     let (top_left, top_right) = top.split_horizontally(top.dim_in_pixel().0 / 2);
     requests(&top_left, data)?;
     cpu(&top_right, data)?;
-    let parked = draw::time_series(data, |r| r.parked_requests as f64);
     if parked.iter().any(|(_, p)| p.iter().any(|q| q.1 > 0.0)) {
         // a parked request is also an open connection: in one panel the two lines lie on
         // top of each other, so they get a panel each

@@ -407,11 +407,16 @@ fn panel<DB: DrawingBackend>(
         xs.iter().copied().fold(0.0, f64::max),
     );
     // the server's cores, drawn as the saturation line on the CPU chart
+    // (one line only where every point has the same cores: a sweep of the cores has none)
     let cores = (metric == "server_cores_needed_mean")
         .then(|| {
-            rows.iter()
-                .filter_map(|r| r.metrics.get("server_cores").copied())
-                .find(|&k| k > 0.0)
+            let all: Vec<f64> = rows
+                .iter()
+                .map(|r| r.metrics.get("server_cores").copied().unwrap_or(0.0))
+                .collect();
+            all.first()
+                .copied()
+                .filter(|&k| k > 0.0 && all.iter().all(|&c| c == k))
         })
         .flatten();
     let (y_lo, y_hi) = (
