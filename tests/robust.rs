@@ -560,6 +560,10 @@ fn impossible_servers_are_refused() {
             format!("{base}[server]\ncore = 2\n"),
             vec!["`server.core`", "line 8", "cores"],
         ),
+        (
+            format!("{base}[server]\ncost = [1000000, 0, 1000000]\n"),
+            vec!["`server.cost` (line 8)", "table of named values"],
+        ),
     ];
     for (text, words) in &cases {
         std::fs::write(root.path().join("s.toml"), text).unwrap();

@@ -216,6 +216,21 @@ impl Scenario {
     /// Build and validate a scenario from a parsed table (without `[sweep]`); `text` is the
     /// file, for line numbers in messages.
     fn from_table(mut table: toml::Table, text: &str) -> Result<Scenario, String> {
+        // a list where a table of named values belongs would be read by position: refused
+        for path in [&["server"][..], &["server", "cost"], &["server", "memory"]] {
+            let mut value = table.get(path[0]);
+            for key in &path[1..] {
+                value = value.and_then(|v| v.as_table()).and_then(|t| t.get(*key));
+            }
+            if value.is_some_and(|v| !v.is_table()) {
+                return Err(format!(
+                    "`{}`{}: must be a table of named values, `[{}]` with `key = value` lines",
+                    path.join("."),
+                    locate::line_of(text, path),
+                    path.join(".")
+                ));
+            }
+        }
         // Every other top-level table belongs to a strategy; which ids exist is the registry's
         // business (`Lab`), so they are kept raw here.
         let mut strategy_tables = BTreeMap::new();
