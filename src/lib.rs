@@ -168,5 +168,6 @@ pub use sim::{
     RegistryEntry, Run, RunResult, ServerCtx, Settings, SettingsError, Strategy, StrategyResult,
     StreamHold, Work, WorkDone, REFUSED_RETRY,
 };
+pub use sim::{gave_up, GaveUp};
 pub use style::{okabe_ito, Dash, Look};
 pub use sweep::Shard;

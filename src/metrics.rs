@@ -109,6 +109,8 @@ pub struct Recorder {
     retained_since: u64,
     entry_bytes: u64,
     pub(crate) server: crate::server::ServerModel,
+    connect_attempts: u64,
+    gave_up: u64,
 }
 
 impl Recorder {
@@ -139,7 +141,21 @@ impl Recorder {
             retained_since: 0,
             entry_bytes: 14,
             server: crate::server::ServerModel::unlimited(),
+            connect_attempts: 0,
+            gave_up: 0,
         }
+    }
+
+    /// A client tries to open a connection (counted in the window).
+    pub(crate) fn connect_attempt(&mut self) {
+        if self.in_window(now_ms()) {
+            self.connect_attempts += 1;
+        }
+    }
+
+    /// A client's reconnect policy gave up: it stops, its events are lost.
+    pub(crate) fn client_gave_up(&mut self) {
+        self.gave_up += 1;
     }
 
     /// Give the server `scenario`'s costs and capacity (`[server]`).
@@ -552,6 +568,8 @@ impl Recorder {
             server_queue_delay_p99_ms: round6(srv.queue_delay_p99_ms),
             connections_refused: srv.refused,
             server_cores: srv.cores,
+            connect_attempts: self.connect_attempts,
+            clients_gave_up: self.gave_up,
         }
     }
 }
@@ -714,6 +732,13 @@ pub struct SummaryRow {
     /// The server's cores (`[server] cores`); 0 = unlimited (nothing queues).
     #[serde(default)]
     pub server_cores: u64,
+    /// Connection attempts clients made to the server in the window (refused ones included).
+    #[serde(default)]
+    pub connect_attempts: u64,
+    /// Clients whose `[reconnect]` policy gave up connecting (they stopped; their events are
+    /// lost).
+    #[serde(default)]
+    pub clients_gave_up: u64,
 }
 
 #[cfg(test)]

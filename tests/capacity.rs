@@ -174,3 +174,36 @@ fn a_backlog_without_cores_refuses_nothing() {
     assert_eq!(r.connections_refused, 0);
     assert_eq!(r.peak_open_connections, 200);
 }
+
+/// `[reconnect] policy` decides how refused clients retry: SignalR's schedule (0, 2, 10 and
+/// 30 s, then stop) makes the 30 clients beyond `max_connections = 50` give up after their
+/// fifth refusal, 42 s and four round trips in, and the run still completes; "immediate"
+/// retries after every round trip (20 ms): about 30 × 50 attempts per second.
+#[test]
+fn refused_clients_follow_the_reconnect_policy() {
+    let base = "strategies = [\"websocket\"]\n\
+         [clients]\ncount = 80\n[events]\nrate_per_client_per_s = 0.2\n\
+         [network]\nlatency_ms = 10\n[server]\nmax_connections = 50\n";
+    let s = common::scenario(&format!(
+        "name = \"rc\"\nseed = 2\nduration_s = 50\nwarmup_s = 1\n{base}[reconnect]\npolicy = \"signalr\"\n"
+    ));
+    let r = common::run(&s, "websocket").summary;
+    assert_eq!(r.clients_gave_up, 30);
+    // attempts in the window [1, 50) s: 50 admitted ones happened at t = 0; the refused
+    // clients' 3rd, 4th and 5th attempts at ≈ 2.04, 12.06 and 42.08 s
+    assert_eq!(r.connect_attempts, 30 * 3);
+    assert_eq!(r.connections_refused, 30 * 3);
+    assert!(r.events_lost > 0);
+
+    let s = common::scenario(&format!(
+        "name = \"rc\"\nseed = 2\nduration_s = 6\nwarmup_s = 2\n{base}[reconnect]\npolicy = \"immediate\"\n"
+    ));
+    let r = common::run(&s, "websocket").summary;
+    let expected = 30.0 * 4.0 * 1000.0 / 20.0; // 4 s window, one attempt per 20 ms round trip
+    let attempts = r.connect_attempts as f64;
+    assert!(
+        (attempts - expected).abs() / expected < 0.02,
+        "{attempts} vs {expected}"
+    );
+    assert_eq!(r.clients_gave_up, 0);
+}

@@ -564,6 +564,18 @@ fn impossible_servers_are_refused() {
             format!("{base}[server]\ncost = [1000000, 0, 1000000]\n"),
             vec!["`server.cost` (line 8)", "table of named values"],
         ),
+        (
+            format!("{base}[reconnect]\npolicy = \"socketio\"\n"),
+            vec!["`reconnect.policy` (line 8)", "\"socket.io\"", "initial_ms"],
+        ),
+        (
+            format!("{base}[reconnect]\npolicy = {{ initial_ms = 500, max_ms = 100 }}\n"),
+            vec!["`reconnect.policy` (line 8)", "cap"],
+        ),
+        (
+            format!("{base}[reconnect]\npolcy = \"fixed\"\n"),
+            vec!["`reconnect.polcy` (line 8)", "unknown key", "`policy`"],
+        ),
     ];
     for (text, words) in &cases {
         std::fs::write(root.path().join("s.toml"), text).unwrap();

@@ -13,6 +13,7 @@
 
 mod de;
 mod locate;
+pub mod reconnect;
 pub mod sweep;
 mod types;
 mod validate;
@@ -258,6 +259,34 @@ impl Scenario {
                 None => {}
             }
         }
+        let reconnect = match table.remove("reconnect") {
+            None => reconnect::Reconnect::default(),
+            Some(toml::Value::Table(t)) => {
+                let at = |key: &str| {
+                    format!(
+                        "`reconnect.{key}`{}",
+                        locate::line_of(text, &["reconnect", key])
+                    )
+                };
+                if let Some(key) = t.keys().find(|k| k.as_str() != "policy") {
+                    return Err(format!(
+                        "{}: unknown key; [reconnect] has `policy`",
+                        at(&shown(key))
+                    ));
+                }
+                match t.get("policy") {
+                    None => reconnect::Reconnect::default(),
+                    Some(v) => reconnect::Reconnect::parse(v)
+                        .map_err(|e| format!("{}: {e}", at("policy")))?,
+                }
+            }
+            Some(_) => {
+                return Err(format!(
+                    "`reconnect`{}: must be a table `[reconnect]` with `policy = ...`",
+                    locate::line_of(text, &["reconnect"])
+                ))
+            }
+        };
         let raw: RawScenario = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| locate::describe(text, &e))?;
         let scenario = Scenario {
@@ -276,6 +305,7 @@ impl Scenario {
             privacy: raw.privacy,
             simulation: raw.simulation,
             server: raw.server,
+            reconnect,
             strategy_tables,
             sweep: None,
         };

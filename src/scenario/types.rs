@@ -50,6 +50,8 @@ pub struct Scenario {
     pub simulation: Simulation,
     /// What the server's work and state cost, and its capacity (`[server]`).
     pub server: Server,
+    /// How clients wait before connecting again (`[reconnect] policy`).
+    pub reconnect: super::reconnect::Reconnect,
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
     /// and checks its own.
     pub strategy_tables: BTreeMap<String, toml::Table>,
@@ -378,7 +380,8 @@ pub(crate) const SCENARIO_FIELDS: [&str; 6] = [
 ];
 
 /// The tables a scenario file may have besides strategy tables.
-pub(crate) const SCENARIO_TABLES: [&str; 9] = [
+pub(crate) const SCENARIO_TABLES: [&str; 10] = [
+    "reconnect",
     "clients",
     "events",
     "network",

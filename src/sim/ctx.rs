@@ -311,10 +311,31 @@ pub struct ClientCtx {
     pub(crate) harness_rng: Rc<RefCell<ChaCha8Rng>>,
 }
 
-/// How long a refused client waits before it tries to connect again: 1 s, the initial
-/// retransmission timeout of a TCP SYN (RFC 6298 §2; Linux waits 1 s before resending an
-/// unanswered SYN). Fixed until a reconnect policy exists.
+/// How long a refused client waits before it tries to connect again by default (`[reconnect]
+/// policy = "fixed"`): 1 s, the initial retransmission timeout of a TCP SYN (RFC 6298 §2;
+/// Linux waits 1 s before resending an unanswered SYN).
 pub const REFUSED_RETRY: Duration = Duration::from_secs(1);
+
+/// The error of a client whose `[reconnect]` policy gave up connecting: its run ends quietly
+/// (`clients_gave_up`), its events are lost; not a failure of the run.
+#[derive(Debug)]
+pub struct GaveUp;
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the reconnect policy gave up connecting")
+    }
+}
+
+impl std::error::Error for GaveUp {}
+
+/// Whether `e` (or the I/O error it is) says the client gave up connecting ([`GaveUp`]).
+pub fn gave_up(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<GaveUp>().is_some()
+        || e.downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.downcast_ref::<GaveUp>().is_some())
+}
 
 /// Salts at or above this are the harness's; [`ClientCtx::rng_for`] takes salts below it.
 const HARNESS_SALTS: u64 = 1 << 31;
@@ -369,9 +390,11 @@ impl ClientCtx {
     /// again [`REFUSED_RETRY`] later, until it is admitted.
     pub async fn connect(&self) -> io::Result<Metered> {
         if self.scenario.server.limits_connections() {
+            let (mut attempt, mut previous) = (0, Duration::ZERO);
             loop {
                 let admitted = {
                     let mut rec = self.rec.borrow_mut();
+                    rec.connect_attempt();
                     let open = rec.open_connection_count();
                     rec.server.admit(crate::metrics::now_ms(), open)
                 };
@@ -379,12 +402,22 @@ impl ClientCtx {
                     break;
                 }
                 let lat = self.scenario.network.latency_ms;
-                let rtt = {
+                let (rtt, wait) = {
                     let mut rng = self.harness_rng.borrow_mut();
-                    one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat)
+                    let rtt = one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat);
+                    (
+                        rtt,
+                        self.scenario.reconnect.delay(attempt, previous, &mut *rng),
+                    )
                 };
-                tokio::time::sleep(Duration::from_millis(rtt) + REFUSED_RETRY).await;
+                let Some(wait) = wait else {
+                    return Err(io::Error::new(io::ErrorKind::ConnectionRefused, GaveUp));
+                };
+                (attempt, previous) = (attempt + 1, wait);
+                tokio::time::sleep(Duration::from_millis(rtt) + wait).await;
             }
+        } else {
+            self.rec.borrow_mut().connect_attempt();
         }
         let started = crate::metrics::now_ms();
         let stream = turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await?;

@@ -28,8 +28,8 @@ use anyhow::{anyhow, Context as _};
 pub use crate::server::Work;
 pub(crate) use ctx::Closing;
 pub use ctx::{
-    AddressHold, ClientCtx, Parked, RegistryEntry, Run, ServerCtx, StreamHold, WorkDone,
-    REFUSED_RETRY,
+    gave_up, AddressHold, ClientCtx, GaveUp, Parked, RegistryEntry, Run, ServerCtx, StreamHold,
+    WorkDone, REFUSED_RETRY,
 };
 pub use feed::{Event, Feed};
 pub use meter::{Listener, Metered};
@@ -213,7 +213,11 @@ fn run_inner(
                 tokio::task::spawn_local(async move {
                     tokio::time::sleep(start).await;
                     if let Err(e) = client.await {
-                        rec.borrow_mut().client_failed(e.to_string());
+                        if ctx::gave_up(e.as_ref()) {
+                            rec.borrow_mut().client_gave_up();
+                        } else {
+                            rec.borrow_mut().client_failed(e.to_string());
+                        }
                     }
                 });
             }

@@ -220,7 +220,9 @@ pub fn spawn_upstream(ctx: &ClientCtx) {
     let ctx = ctx.clone();
     tokio::task::spawn_local(async move {
         if let Err(e) = post_upstream(ctx.clone()).await {
-            ctx.fail(format!("client {} upstream: {e}", ctx.id()));
+            if !crate::sim::gave_up(&e) {
+                ctx.fail(format!("client {} upstream: {e}", ctx.id()));
+            }
         }
     });
 }
