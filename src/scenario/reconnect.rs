@@ -139,16 +139,16 @@ impl Reconnect {
                 "signalr" => Ok(Reconnect::SignalR),
                 "centrifugo" => Ok(Reconnect::Centrifugo),
                 other => Err(format!(
-                    "\"{}\" is not a policy; use one of {PRESETS}, or a table {{ initial_ms, max_ms, multiplier, jitter }}",
-                    super::shown(other)
+                    "{} is not a policy; use one of {PRESETS}, or a table {{ initial_ms, max_ms, multiplier, jitter }}",
+                    quoted(other)
                 )),
             },
             toml::Value::Table(t) => {
                 for key in t.keys() {
                     if !["initial_ms", "max_ms", "multiplier", "jitter"].contains(&key.as_str()) {
                         return Err(format!(
-                            "unknown key `{}`; a custom policy has initial_ms, max_ms, multiplier and jitter",
-                            super::shown(key)
+                            "unknown key {}; a custom policy has initial_ms, max_ms, multiplier and jitter",
+                            quoted(key)
                         ));
                     }
                 }
@@ -206,6 +206,11 @@ impl Reconnect {
             )),
         }
     }
+}
+
+/// User text in a message: at most 80 characters, quoted, control characters escaped.
+fn quoted(text: &str) -> String {
+    format!("{:?}", text.chars().take(80).collect::<String>())
 }
 
 #[cfg(test)]
@@ -301,7 +306,7 @@ mod tests {
             for k in 1..8 {
                 let (prev, cur) = (w[k - 1].unwrap(), w[k].unwrap());
                 assert!(
-                    cur >= 100 && cur <= (3 * prev).max(100).min(10_000),
+                    (100..=(3 * prev).clamp(100, 10_000)).contains(&cur),
                     "{w:?}"
                 );
             }
@@ -332,7 +337,7 @@ mod tests {
             ("{ initial_ms = 500, max_ms = 100 }", "cap"),
             ("{ multiplier = 0.5 }", "1 (constant) to 10"),
             ("{ jitter = \"half\" }", "decorrelated"),
-            ("{ base = 1 }", "unknown key `base`"),
+            ("{ base = 1 }", "unknown key \"base\""),
             ("3", "not a policy"),
         ] {
             let e = Reconnect::parse(&v(bad)).unwrap_err();
