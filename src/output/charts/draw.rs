@@ -335,11 +335,24 @@ pub fn time_panel<'a, 'b, DB: DrawingBackend>(
     lines: &[(String, Vec<(f64, f64)>)],
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
+    time_panel_to(area, data, caption, y_desc, lines, y_fmt, 0.0)
+}
+
+/// [`time_panel`] whose y axis reaches at least `y_top` (a capacity line drawn on it).
+pub fn time_panel_to<'a, 'b, DB: DrawingBackend>(
+    area: &'a Area<'b, DB>,
+    data: &ChartData,
+    caption: &str,
+    y_desc: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+    y_fmt: &dyn Fn(&f64) -> String,
+    y_top: f64,
+) -> anyhow::Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>> {
     let (from, to) = time_range(data);
     let y_max = lines
         .iter()
         .flat_map(|(_, p)| p.iter().map(|q| q.1))
-        .fold(0.0_f64, f64::max);
+        .fold(y_top, f64::max);
     // a small load (a fraction of a core) gets an axis of its own size
     let min_top = if y_max > 0.0 && y_max < 1.0 { 0.0 } else { 1.0 };
     let y = y_range(y_max, min_top);
@@ -434,8 +447,14 @@ pub fn label_lines_avoiding<DB: DrawingBackend>(
             w,
             h,
         };
-        let taken: Vec<f64> = placed.iter().map(|p| p.0).collect();
-        let row = label_row_among(groups[k].1, label, &points, (top, bottom), &taken);
+        // (with no obstacle line, each label only avoids the data: the pushing apart below
+        // keeps it next to its line)
+        let row = if obstacles.is_empty() {
+            label_row(groups[k].1, label, &points, (top, bottom))
+        } else {
+            let taken: Vec<f64> = placed.iter().map(|p| p.0).collect();
+            label_row_among(groups[k].1, label, &points, (top, bottom), &taken)
+        };
         placed.push((row, k));
     }
     placed.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -48,7 +48,9 @@ fn cpu<DB: DrawingBackend>(area: &Area<'_, DB>, data: &ChartData) -> anyhow::Res
         Some(k) => format!("Server CPU: cores busy (of {k})"),
         None => "Server CPU: cores needed".to_string(),
     };
-    let mut chart = draw::time_panel(area, data, &caption, "cores", &lines, &fmt_cores)?;
+    // the axis reaches the server's cores, so the load reads as a share of them
+    let top = data.cores.map_or(0.0, |k| k as f64);
+    let mut chart = draw::time_panel_to(area, data, &caption, "cores", &lines, &fmt_cores, top)?;
     if let Some(k) = data.cores {
         let (from, to) = draw::time_range(data);
         chart
