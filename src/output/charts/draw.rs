@@ -234,6 +234,13 @@ where
     DB: DrawingBackend,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
+    // a narrow panel (three in a row) gets fewer x ticks, so their labels stay apart
+    let width = chart.plotting_area().dim_in_pixel().0;
+    let x_ticks = match width {
+        0..=420 => 4,
+        421..=650 => 6,
+        _ => 8,
+    };
     chart
         .configure_mesh()
         .light_line_style(RGBColor(235, 235, 235))
@@ -242,7 +249,7 @@ where
         .y_desc(y_desc)
         .axis_desc_style(font(AXIS))
         .label_style(font(TICKS))
-        .x_labels(8)
+        .x_labels(x_ticks)
         .y_labels(6)
         .x_label_formatter(x_fmt)
         .y_label_formatter(y_fmt)
