@@ -142,14 +142,24 @@ pub fn bytes(v: f64) -> String {
     }
 }
 
-/// Cores needed: a fraction of a core with its first significant digits.
+/// Cores needed: a fraction of a core with two significant digits.
 fn cores(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v < 0.01 {
-        format!("{v:.4}")
+    if v < 1.0 {
+        small(v)
     } else {
         format!("{v:.2}")
+    }
+}
+
+/// A value below 1 with two significant digits and no trailing zeros (0.015, 0.02, 0.005);
+/// larger ones as [`human`].
+pub fn small(v: f64) -> String {
+    if v > 0.0 && v < 1.0 {
+        let decimals = (-v.log10()).ceil() as usize + 1;
+        let s = format!("{v:.decimals$}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        human(v)
     }
 }
 

@@ -277,13 +277,7 @@ pub fn fmt_bytes(v: &f64) -> String {
 /// A value below 1 with two significant digits and no trailing zeros (0.015, 0.02, 0.005);
 /// larger ones as [`fmt_count`].
 pub fn fmt_small(v: f64) -> String {
-    if v > 0.0 && v < 1.0 {
-        let decimals = (-v.log10()).ceil() as usize + 1;
-        let s = format!("{v:.decimals$}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        human(v)
-    }
+    crate::output::table::small(v)
 }
 pub fn fmt_fraction(v: &f64) -> String {
     format!("{:.0}%", v * 100.0)

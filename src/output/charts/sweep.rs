@@ -177,18 +177,11 @@ pub fn render_all(data: &SweepData, title: &str) -> anyhow::Result<Vec<(String, 
             .replace("__", " · ")
             .trim_start_matches(" · ")
             .to_string();
-        for (metric, label) in METRICS {
-            let stem = format!("sweep_{metric}{suffix}");
-            files.extend(save(
-                &stem,
-                |root| draw(root, data, rows, metric, label, title, &subtitle),
-                |root| draw(root, data, rows, metric, label, title, &subtitle),
-            )?);
-        }
-        for (metric, label) in CAPACITY {
-            if !rows.iter().all(|r| r.metrics.contains_key(metric)) {
-                continue;
-            }
+        // the capacity charts only where the folder has their columns
+        let capacity = CAPACITY
+            .into_iter()
+            .filter(|(m, _)| rows.iter().all(|r| r.metrics.contains_key(*m)));
+        for (metric, label) in METRICS.into_iter().chain(capacity) {
             let stem = format!("sweep_{metric}{suffix}");
             files.extend(save(
                 &stem,
