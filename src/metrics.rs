@@ -56,6 +56,11 @@ pub struct SecondRow {
     pub server_cpu_ms: f64,
     /// Bytes of server memory at the end of the second (`[server.memory]`).
     pub server_memory_bytes: u64,
+    /// Connection attempts clients made in that second (refused and failed ones included).
+    pub connect_attempts: u64,
+    /// Clients connected at the end of the second: with a connection the server still holds
+    /// and a network that reaches it.
+    pub connected_clients: u64,
 }
 
 /// Counts over the measured window.
@@ -111,6 +116,31 @@ pub struct Recorder {
     pub(crate) server: crate::server::ServerModel,
     connect_attempts: u64,
     gave_up: u64,
+    /// Client ends of connections open, per client.
+    live: Vec<u32>,
+    /// Of those, the ones already dead (the server end is gone, or the client knows it is over).
+    dead: Vec<u32>,
+    /// Clients with more live than dead connections.
+    connected: u64,
+    closing: bool,
+    disconnects: u64,
+    connect_failures: u64,
+    proxy_cuts: u64,
+    stale_ms: u64,
+    faults: Vec<FaultWatch>,
+}
+
+/// One fault's recovery: which clients it hit and when each was connected again.
+#[derive(Debug)]
+struct FaultWatch {
+    end_ms: u64,
+    /// `None`: every client.
+    affected: Option<Rc<Vec<bool>>>,
+    /// Whether it cuts its clients off while it lasts (an outage), for `connected_clients`.
+    cuts_off: bool,
+    start_ms: u64,
+    recovered: Vec<Option<u64>>,
+    ended: bool,
 }
 
 impl Recorder {
@@ -143,12 +173,146 @@ impl Recorder {
             server: crate::server::ServerModel::unlimited(),
             connect_attempts: 0,
             gave_up: 0,
+            live: vec![0; clients],
+            dead: vec![0; clients],
+            connected: 0,
+            closing: false,
+            disconnects: 0,
+            connect_failures: 0,
+            proxy_cuts: 0,
+            stale_ms: 0,
+            faults: Vec::new(),
         }
+    }
+
+    /// Watch a fault over `[start_ms, end_ms)` hitting `affected` clients (`None`: all) for
+    /// `recovery_s`; `cuts_off`: they are unreachable meanwhile.
+    pub(crate) fn watch_fault(
+        &mut self,
+        start_ms: u64,
+        end_ms: u64,
+        affected: Option<Rc<Vec<bool>>>,
+        cuts_off: bool,
+    ) {
+        let n = self.live.len();
+        self.faults.push(FaultWatch {
+            end_ms,
+            affected,
+            cuts_off,
+            start_ms,
+            recovered: vec![None; n],
+            ended: false,
+        });
+    }
+
+    /// Whether client `c` is connected now (live connection, not cut off by an outage).
+    fn is_connected(&self, c: usize, t: u64) -> bool {
+        self.live[c] > self.dead[c]
+            && !self.faults.iter().any(|f| {
+                f.cuts_off
+                    && f.start_ms <= t
+                    && t < f.end_ms
+                    && f.affected.as_ref().is_none_or(|a| a[c])
+            })
+    }
+
+    /// A fault's window may have ended at `t`: clients connected then have recovered.
+    fn faults_ended(&mut self, t: u64) {
+        for i in 0..self.faults.len() {
+            if self.faults[i].ended || t < self.faults[i].end_ms {
+                continue;
+            }
+            self.faults[i].ended = true;
+            for c in 0..self.live.len() {
+                if self.is_connected(c, t) {
+                    self.faults[i].recovered[c].get_or_insert(t);
+                }
+            }
+        }
+    }
+
+    /// Client `c` may have become connected at `t`.
+    fn maybe_recovered(&mut self, c: usize, t: u64) {
+        if self.closing || !self.is_connected(c, t) {
+            return;
+        }
+        for f in self.faults.iter_mut() {
+            if t >= f.end_ms {
+                f.recovered[c].get_or_insert(t);
+            }
+        }
+    }
+
+    /// The client end of one of `client`'s connections opened (`+1`) or was dropped (`-1`).
+    pub(crate) fn client_live(&mut self, client: usize, delta: i32) {
+        let was = self.live[client] > self.dead[client];
+        self.live[client] = self.live[client].saturating_add_signed(delta);
+        self.connected_changed(client, was);
+    }
+
+    /// One of `client`'s live connections is now dead (`+1`), or a dead one was dropped (`-1`).
+    pub(crate) fn client_dead(&mut self, client: usize, delta: i32) {
+        let was = self.live[client] > self.dead[client];
+        self.dead[client] = self.dead[client].saturating_add_signed(delta);
+        self.connected_changed(client, was);
+    }
+
+    fn connected_changed(&mut self, client: usize, was: bool) {
+        let is = self.live[client] > self.dead[client];
+        match (was, is) {
+            (false, true) => {
+                self.connected += 1;
+                if !self.faults.is_empty() {
+                    self.maybe_recovered(client, now_ms());
+                }
+            }
+            (true, false) => self.connected -= 1,
+            _ => {}
+        }
+    }
+
+    /// A client learnt that one of its connections is over (an end of stream, a reset, a
+    /// proxy's cut, or it dropped it): a disconnect unless the run is closing; if the server
+    /// end had gone at `server_gone_at`, the client spent the time since on a dead connection.
+    pub(crate) fn connection_lost(&mut self, client: usize, server_gone_at: Option<u64>, _cut: bool) {
+        let t = now_ms();
+        match server_gone_at {
+            None => self.client_dead(client, 1),
+            Some(gone) => {
+                if !self.closing && self.in_window(t) {
+                    self.stale_ms += t.saturating_sub(gone);
+                }
+            }
+        }
+        if !self.closing && self.in_window(t) {
+            self.disconnects += 1;
+        }
+    }
+
+    /// The proxy cut an idle connection.
+    pub(crate) fn proxy_cut(&mut self) {
+        if self.in_window(now_ms()) {
+            self.proxy_cuts += 1;
+        }
+    }
+
+    /// A connection attempt failed (refused, or the server is down).
+    pub(crate) fn connect_failed(&mut self) {
+        if self.in_window(now_ms()) {
+            self.connect_failures += 1;
+        }
+    }
+
+    /// The run is closing: connections ending from now on are not disconnects.
+    pub(crate) fn closing(&mut self) {
+        self.closing = true;
     }
 
     /// A client tries to open a connection (counted in the window).
     pub(crate) fn connect_attempt(&mut self) {
-        if self.in_window(now_ms()) {
+        let t = now_ms();
+        self.second(t).connect_attempts += 1;
+        if self.in_window(t) {
             self.connect_attempts += 1;
         }
     }
@@ -462,7 +626,18 @@ impl Recorder {
         let memory = self.server.memory_bytes(open, parked);
         self.server.memory_at(t, memory);
         let cpu_ms = round3(self.server.cpu_ms_in_second(s));
+        if !self.faults.is_empty() {
+            self.faults_ended(t);
+        }
+        let connected = if self.faults.iter().any(|f| f.cuts_off) {
+            (0..self.live.len())
+                .filter(|&c| self.is_connected(c, t))
+                .count() as u64
+        } else {
+            self.connected
+        };
         let row = self.second(s * 1000);
+        row.connected_clients = connected;
         row.open_connections = open;
         row.parked_requests = parked;
         row.server_cpu_ms = cpu_ms;
@@ -570,7 +745,49 @@ impl Recorder {
             server_cores: srv.cores,
             connect_attempts: self.connect_attempts,
             clients_gave_up: self.gave_up,
+            disconnects: self.disconnects,
+            connect_failures: self.connect_failures,
+            connect_attempts_peak_per_s: self.peak_attempts(),
+            recovery_s: self.recovery_s(),
+            stale_s: round3(self.stale_ms as f64 / 1000.0),
+            proxy_cuts: self.proxy_cuts,
         }
+    }
+}
+
+impl Recorder {
+    /// The most connection attempts in one second of the window.
+    fn peak_attempts(&self) -> u64 {
+        let (from, to) = (self.window.0 / 1000, self.window.1.div_ceil(1000));
+        self.seconds
+            .iter()
+            .enumerate()
+            .filter(|(s, _)| (*s as u64) >= from && (*s as u64) < to)
+            .map(|(_, r)| r.connect_attempts)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// After each fault, the time from its end until 99 % of the clients it hit were connected
+    /// again; the worst over the faults, seconds (0 without faults; −1 if 99 % never were).
+    fn recovery_s(&self) -> f64 {
+        let mut worst = 0.0_f64;
+        for f in &self.faults {
+            let mut delays: Vec<Option<u64>> = (0..self.live.len())
+                .filter(|&c| f.affected.as_ref().is_none_or(|a| a[c]))
+                .map(|c| f.recovered[c].map(|t| t.saturating_sub(f.end_ms)))
+                .collect();
+            if delays.is_empty() {
+                continue;
+            }
+            delays.sort_by_key(|d| d.unwrap_or(u64::MAX));
+            let rank = ((0.99 * delays.len() as f64).ceil() as usize).max(1) - 1;
+            match delays[rank] {
+                Some(ms) => worst = worst.max(ms as f64 / 1000.0),
+                None => return -1.0,
+            }
+        }
+        round3(worst)
     }
 }
 
@@ -739,6 +956,26 @@ pub struct SummaryRow {
     /// lost).
     #[serde(default)]
     pub clients_gave_up: u64,
+    /// Connections whose end a client learnt of before the run closed (a reset, an end of
+    /// stream, a proxy's cut, a liveness timeout), in the window.
+    #[serde(default)]
+    pub disconnects: u64,
+    /// Connection attempts that failed (refused, server down), in the window.
+    #[serde(default)]
+    pub connect_failures: u64,
+    /// The most connection attempts in one second of the window.
+    #[serde(default)]
+    pub connect_attempts_peak_per_s: u64,
+    /// After each fault, seconds from its end until 99 % of the clients it hit were connected
+    /// again; the worst over the faults (0 without faults, −1 if that never happened).
+    #[serde(default)]
+    pub recovery_s: f64,
+    /// Client-seconds spent on connections whose server end was already gone (half-open).
+    #[serde(default)]
+    pub stale_s: f64,
+    /// Idle connections the proxy cut (`[proxy] idle_timeout_s`), in the window.
+    #[serde(default)]
+    pub proxy_cuts: u64,
 }
 
 #[cfg(test)]

@@ -297,6 +297,24 @@ impl ServerModel {
         done
     }
 
+    /// An admitted connection attempt failed before the server accepted it.
+    pub(crate) fn unreserve(&mut self) {
+        self.reserved = self.reserved.saturating_sub(1);
+    }
+
+    /// The server crashed at `now_ms`: the work queued on its cores and the accepts in
+    /// progress are gone.
+    pub(crate) fn crash(&mut self, now_ms: u64) {
+        let now = now_ms * 1_000_000;
+        if let Some(free) = self.cores.as_mut() {
+            let k = free.len();
+            free.clear();
+            free.extend(std::iter::repeat_n(Reverse(now), k));
+        }
+        self.reserved = 0;
+        self.accepting.clear();
+    }
+
     pub(crate) fn streams(&mut self, delta: i64) {
         self.streams = self.streams.saturating_add_signed(delta);
     }

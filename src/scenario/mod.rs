@@ -26,7 +26,7 @@ pub use de::{HeaderProfile, Latency};
 pub(crate) use locate::line_of;
 pub(crate) use types::{escape, shown, SCENARIO_FIELDS, SCENARIO_TABLES};
 pub use types::{
-    Clients, Costs, Events, Fanout, Http, MemoryCosts, Network, Privacy, Scenario, ScenarioError,
+    Clients, Costs, Events, Fanout, Fault, Http, MemoryCosts, Network, Privacy, Proxy, Scenario, ScenarioError,
     Server, Simulation, Source, StoreAddresses, Upstream, MAX_CLIENTS, MAX_DELIVERIES,
     MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
@@ -83,6 +83,10 @@ struct RawScenario {
     simulation: Simulation,
     #[serde(default)]
     server: Server,
+    #[serde(default)]
+    faults: Vec<Fault>,
+    #[serde(default)]
+    proxy: Proxy,
 }
 
 fn default_seed() -> u64 {
@@ -259,8 +263,21 @@ impl Scenario {
                 None => {}
             }
         }
+        let mut strategy_reconnect = BTreeMap::new();
+        for (id, t) in strategy_tables.iter_mut() {
+            if let Some(v) = t.remove("reconnect") {
+                let policy = reconnect::Reconnect::parse(&v).map_err(|e| {
+                    format!(
+                        "`{}.reconnect`{}: {e}",
+                        shown(id),
+                        locate::line_of(text, &[id, "reconnect"])
+                    )
+                })?;
+                strategy_reconnect.insert(id.clone(), policy);
+            }
+        }
         let reconnect = match table.remove("reconnect") {
-            None => reconnect::Reconnect::default(),
+            None => None,
             Some(toml::Value::Table(t)) => {
                 let at = |key: &str| {
                     format!(
@@ -275,9 +292,11 @@ impl Scenario {
                     ));
                 }
                 match t.get("policy") {
-                    None => reconnect::Reconnect::default(),
-                    Some(v) => reconnect::Reconnect::parse(v)
-                        .map_err(|e| format!("{}: {e}", at("policy")))?,
+                    None => None,
+                    Some(v) => Some(
+                        reconnect::Reconnect::parse(v)
+                            .map_err(|e| format!("{}: {e}", at("policy")))?,
+                    ),
                 }
             }
             Some(_) => {
@@ -306,6 +325,9 @@ impl Scenario {
             simulation: raw.simulation,
             server: raw.server,
             reconnect,
+            strategy_reconnect,
+            faults: raw.faults,
+            proxy: raw.proxy,
             strategy_tables,
             sweep: None,
         };

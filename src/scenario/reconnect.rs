@@ -31,6 +31,12 @@ pub enum Reconnect {
         /// The wait, ms.
         ms: u64,
     },
+    /// A browser's `EventSource`: every wait is the reconnection time, `ms` (3,000, Chromium's
+    /// default) until the server's `retry:` field sets another.
+    EventSource {
+        /// The reconnection time, ms.
+        ms: u64,
+    },
     /// socket.io-client: 1 s·2ⁿ with ±50 % uniform jitter, capped at 5 s.
     SocketIo,
     /// SignalR's default automatic reconnect: 0, 2, 10 and 30 s, then give up.
@@ -80,7 +86,9 @@ impl Reconnect {
         let ms = |v: f64| Duration::from_millis(v.max(0.0).round() as u64);
         let pow2 = |n: u32| 2f64.powi(n.min(40) as i32);
         Some(match *self {
-            Reconnect::Fixed { ms: m } => Duration::from_millis(m),
+            Reconnect::Fixed { ms: m } | Reconnect::EventSource { ms: m } => {
+                Duration::from_millis(m)
+            }
             Reconnect::SocketIo => {
                 // backo2: ms = 1000·2ⁿ; deviation = ⌊r·0.5·ms⌋, subtracted or added by a coin
                 // drawn from the same r; then capped at 5,000
@@ -134,7 +142,7 @@ impl Reconnect {
             toml::Value::String(name) => match name.as_str() {
                 "fixed" => Ok(Reconnect::Fixed { ms: 1000 }),
                 "immediate" => Ok(Reconnect::Fixed { ms: 0 }),
-                "eventsource" => Ok(Reconnect::Fixed { ms: 3000 }),
+                "eventsource" => Ok(Reconnect::EventSource { ms: 3000 }),
                 "socket.io" => Ok(Reconnect::SocketIo),
                 "signalr" => Ok(Reconnect::SignalR),
                 "centrifugo" => Ok(Reconnect::Centrifugo),

@@ -50,8 +50,15 @@ pub struct Scenario {
     pub simulation: Simulation,
     /// What the server's work and state cost, and its capacity (`[server]`).
     pub server: Server,
-    /// How clients wait before connecting again (`[reconnect] policy`).
-    pub reconnect: super::reconnect::Reconnect,
+    /// How clients wait before connecting again (`[reconnect] policy`); `None`: each
+    /// strategy's own default ([`crate::Strategy::reconnect`]).
+    pub reconnect: Option<super::reconnect::Reconnect>,
+    /// Per-strategy overrides of `[reconnect]` (`reconnect = ...` in a strategy's table).
+    pub strategy_reconnect: BTreeMap<String, super::reconnect::Reconnect>,
+    /// Timed faults (`[[faults]]`), in file order.
+    pub faults: Vec<Fault>,
+    /// An intermediary between clients and server (`[proxy]`).
+    pub proxy: Proxy,
     /// Raw per-strategy tables (`[short-polling]` …), keyed by strategy id; each strategy parses
     /// and checks its own.
     pub strategy_tables: BTreeMap<String, toml::Table>,
@@ -111,12 +118,90 @@ pub enum Fanout {
 }
 
 /// `[network]`
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// One-way latency between every client and the server.
     #[serde(default)]
     pub latency_ms: Latency,
+    /// Probability that a TCP segment is lost (and retransmitted one RTO later).
+    #[serde(default)]
+    pub loss: f64,
+    /// Retransmission timeout of a lost segment, ms (doubles on each repeated loss).
+    #[serde(default = "d_rto")]
+    pub rto_ms: u64,
+}
+
+/// Linux's minimum retransmission timeout (`TCP_RTO_MIN`, 200 ms): on a short path the RTO
+/// of a Linux sender is about this (RFC 6298 asks for 1 s; Linux, and most servers, use less).
+fn d_rto() -> u64 {
+    200
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms: Latency::default(),
+            loss: 0.0,
+            rto_ms: d_rto(),
+        }
+    }
+}
+
+/// One `[[faults]]` entry: something that goes wrong at a set time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// The server host crashes at `at_s` (every connection is reset, its memory is lost unless
+    /// `[server] durable`) and is serving again `down_s` later.
+    ServerRestart {
+        /// When it crashes, seconds into the run.
+        at_s: f64,
+        /// How long it is down, seconds.
+        down_s: f64,
+    },
+    /// A share of the clients loses its network for `for_s` from `at_s`: their packets are
+    /// held, not lost, and arrive when it ends.
+    Outage {
+        /// When it starts, seconds into the run.
+        at_s: f64,
+        /// How long it lasts, seconds.
+        for_s: f64,
+        /// The share of clients affected, 0 to 1 (which ones: drawn from the seed).
+        #[serde(default = "one")]
+        clients: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Fault {
+    /// `(start, end)` of the fault, simulated ms.
+    pub fn window_ms(&self) -> (u64, u64) {
+        let ms = |s: f64| (s * 1000.0).round() as u64;
+        match *self {
+            Fault::ServerRestart { at_s, down_s } => (ms(at_s), ms(at_s) + ms(down_s)),
+            Fault::Outage { at_s, for_s, .. } => (ms(at_s), ms(at_s) + ms(for_s)),
+        }
+    }
+
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::ServerRestart { .. } => "server-restart",
+            Fault::Outage { .. } => "outage",
+        }
+    }
+}
+
+/// `[proxy]`: a reverse proxy or load balancer between every client and the server.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// Close a connection with no bytes either way for this long (a held request gets `504`).
+    pub idle_timeout_s: Option<f64>,
 }
 
 /// `[http]`
@@ -193,6 +278,10 @@ pub struct Server {
     pub max_connections: Option<u64>,
     /// Most connections waiting to be accepted (the listen backlog); more are refused.
     pub accept_backlog: Option<u64>,
+    /// Whether the server's state (mailboxes, replay history, registrations) survives a
+    /// restart, as if kept in a database or message log instead of the process's memory.
+    #[serde(default)]
+    pub durable: bool,
     /// CPU cost of each operation.
     #[serde(default)]
     pub cost: Costs,
@@ -380,8 +469,10 @@ pub(crate) const SCENARIO_FIELDS: [&str; 6] = [
 ];
 
 /// The tables a scenario file may have besides strategy tables.
-pub(crate) const SCENARIO_TABLES: [&str; 10] = [
+pub(crate) const SCENARIO_TABLES: [&str; 12] = [
     "reconnect",
+    "faults",
+    "proxy",
     "clients",
     "events",
     "network",

@@ -4,7 +4,7 @@
 use super::de::HeaderProfile;
 use super::locate::line_of;
 use super::types::{
-    escape, shown, Fanout, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
+    escape, shown, Fanout, Fault, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
 use crate::protocol::{http_heads, payload};
 
@@ -55,6 +55,7 @@ pub fn validate(s: &Scenario, text: &str) -> Result<(), String> {
     check_http(s, &at)?;
     check_upstream(s, &at)?;
     check_server(s, &at)?;
+    check_faults(s, &at, text)?;
     if let Some(k) = s.simulation.pool_hosts {
         if !(1..=64).contains(&k) {
             return Err(format!(
@@ -112,6 +113,76 @@ fn seconds(field: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
         return Err(format!(
             "{field}: {v} is finer than the 1 ms simulation tick; use whole milliseconds"
         ));
+    }
+    Ok(())
+}
+
+/// Check `[[faults]]`, `[proxy]` and `[network] loss`/`rto_ms`.
+fn check_faults(s: &Scenario, at: &dyn Fn(&[&str]) -> String, text: &str) -> Result<(), String> {
+    let net = &s.network;
+    if !(net.loss.is_finite() && (0.0..0.5).contains(&net.loss)) {
+        return Err(format!(
+            "{}: {} is not allowed; use a probability from 0 to below 0.5 (0.02 is a bad mobile link; at 0.5 and above TCP stops making progress)",
+            at(&["network", "loss"]),
+            net.loss
+        ));
+    }
+    if !(1..=60_000).contains(&net.rto_ms) {
+        return Err(format!(
+            "{}: {} is not allowed; use 1 to 60000 ms (Linux's minimum is 200)",
+            at(&["network", "rto_ms"]),
+            net.rto_ms
+        ));
+    }
+    if let Some(t) = s.proxy.idle_timeout_s {
+        seconds(&at(&["proxy", "idle_timeout_s"]), t, 0.001, 86_400.0)?;
+        let round_trip_ms = 2 * net.latency_ms.max_ms;
+        if ((t * 1000.0).round() as u64) <= round_trip_ms {
+            return Err(format!(
+                "{}: {t} s is not longer than a round trip ({round_trip_ms} ms): the proxy would cut every connection before its first answer; use more",
+                at(&["proxy", "idle_timeout_s"])
+            ));
+        }
+    }
+    let mut restarts: Vec<(u64, u64, usize)> = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let n = i.to_string();
+        let field = |key: &str| format!("`faults[{i}].{key}`{}", line_of(text, &["faults", &n, key]));
+        let (at_s, length_key, length) = match *f {
+            Fault::ServerRestart { at_s, down_s } => (at_s, "down_s", down_s),
+            Fault::Outage {
+                at_s,
+                for_s,
+                clients,
+            } => {
+                if !(clients.is_finite() && clients > 0.0 && clients <= 1.0) {
+                    return Err(format!(
+                        "{}: {clients} is not allowed; use a share of the clients above 0 and at most 1 (0.3 = 30 %)",
+                        field("clients")
+                    ));
+                }
+                (at_s, "for_s", for_s)
+            }
+        };
+        seconds(&field("at_s"), at_s, 0.0, MAX_DURATION_S)?;
+        if at_s >= s.duration_s {
+            return Err(format!(
+                "{}: {at_s} s is not inside the run (duration_s = {} s); a fault must start before the run ends",
+                field("at_s"),
+                s.duration_s
+            ));
+        }
+        seconds(&field(length_key), length, 0.001, MAX_DURATION_S)?;
+        let (from, to) = f.window_ms();
+        if let Fault::ServerRestart { .. } = f {
+            if let Some((_, _, j)) = restarts.iter().find(|(a, b, _)| from < *b && *a < to) {
+                return Err(format!(
+                    "{}: this restart overlaps faults[{j}], another restart; a server that is down cannot crash again — start it after the first one is back",
+                    field("at_s")
+                ));
+            }
+            restarts.push((from, to, i));
+        }
     }
     Ok(())
 }

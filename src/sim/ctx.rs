@@ -61,6 +61,11 @@ pub struct Run {
     pub(crate) scenario: Rc<Scenario>,
     pub(crate) settings: Rc<Settings>,
     pub(crate) closing: Rc<Closing>,
+    /// The run's faults, if the scenario has any.
+    pub(crate) faults: Option<Rc<super::faults::Faults>>,
+    /// The clients' reconnect policy (the strategy's override, `[reconnect]`, or the
+    /// strategy's own default).
+    pub(crate) policy: crate::scenario::reconnect::Reconnect,
 }
 
 impl Run {
@@ -111,7 +116,7 @@ impl ServerCtx {
     /// Bind the server's listening socket; accepted streams are metered (bytes, connections,
     /// packets).
     pub async fn listen(&self) -> io::Result<Listener> {
-        Listener::bind(Self::PORT, self.rec.clone()).await
+        Listener::bind(Self::PORT, self.rec.clone(), self.faults.clone()).await
     }
 
     /// The events waiting for each client.
@@ -309,6 +314,19 @@ pub struct ClientCtx {
     pub(crate) slot: u16,
     /// The harness's own random stream for this client (connect delays), shared by clones.
     pub(crate) harness_rng: Rc<RefCell<ChaCha8Rng>>,
+    /// Where this client is in its reconnect policy, shared by clones.
+    pub(crate) backoff: Rc<Backoff>,
+}
+
+/// A client's place in its reconnect policy.
+#[derive(Default)]
+pub(crate) struct Backoff {
+    /// Retries since the last successful connect.
+    attempt: Cell<u32>,
+    /// The last wait.
+    previous: Cell<Duration>,
+    /// An `EventSource`'s reconnection time, once the server's `retry:` has set it.
+    retry_ms: Cell<Option<u64>>,
 }
 
 /// How long a refused client waits before it tries to connect again by default (`[reconnect]
@@ -377,7 +395,8 @@ impl ClientCtx {
         Listener::bind_client(port, self.rec.clone(), self.id, &self.host).await
     }
 
-    /// Open a metered TCP connection to the server.
+    /// Open a metered TCP connection to the server, trying again after the reconnect
+    /// policy's wait while attempts fail.
     ///
     /// The simulator's connect costs one one-way delay d (its SYN-ACK is instant), so a
     /// request sent right after it would reach the server at 2d; real TCP needs SYN, SYN-ACK
@@ -385,48 +404,126 @@ impl ClientCtx {
     /// drawn from the same distribution the simulator draws link delays from, to make up the
     /// difference (see `docs/sources.md`, "The turmoil simulator").
     ///
-    /// On a server with `max_connections` or `accept_backlog`, an attempt beyond them is
-    /// refused (`connections_refused`): the client learns it after one round trip and tries
-    /// again [`REFUSED_RETRY`] later, until it is admitted.
+    /// An attempt fails when the server refuses it (`max_connections`, `accept_backlog`:
+    /// `connections_refused`) or is down (a `server-restart` fault): the client learns it after
+    /// one round trip. It then waits as its policy says (`[reconnect]`; the default is a
+    /// fixed [`REFUSED_RETRY`]) and tries again; when the policy gives up, the error is
+    /// [`GaveUp`] (return it: the client stops quietly and counts in `clients_gave_up`).
     pub async fn connect(&self) -> io::Result<Metered> {
-        if self.scenario.server.limits_connections() {
-            let (mut attempt, mut previous) = (0, Duration::ZERO);
-            loop {
-                let admitted = {
-                    let mut rec = self.rec.borrow_mut();
-                    rec.connect_attempt();
-                    let open = rec.open_connection_count();
-                    rec.server.admit(crate::metrics::now_ms(), open)
-                };
-                if admitted {
-                    break;
+        loop {
+            match self.try_connect().await {
+                Ok(stream) => {
+                    self.backoff.attempt.set(0);
+                    self.backoff.previous.set(Duration::ZERO);
+                    return Ok(stream);
                 }
-                let lat = self.scenario.network.latency_ms;
-                let (rtt, wait) = {
-                    let mut rng = self.harness_rng.borrow_mut();
-                    let rtt = one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat);
-                    (
-                        rtt,
-                        self.scenario.reconnect.delay(attempt, previous, &mut *rng),
-                    )
-                };
-                let Some(wait) = wait else {
-                    return Err(io::Error::new(io::ErrorKind::ConnectionRefused, GaveUp));
-                };
-                (attempt, previous) = (attempt + 1, wait);
-                tokio::time::sleep(Duration::from_millis(rtt) + wait).await;
+                Err(_) => {
+                    self.rec.borrow_mut().connect_failed();
+                    self.backoff().await?;
+                }
             }
-        } else {
-            self.rec.borrow_mut().connect_attempt();
+        }
+    }
+
+    /// After losing a connection: wait as the reconnect policy says, then [`ClientCtx::connect`].
+    pub async fn reconnect(&self) -> io::Result<Metered> {
+        self.backoff().await?;
+        self.connect().await
+    }
+
+    /// Wait the reconnect policy's next delay (the first after a successful connect, then
+    /// longer as the policy grows); [`GaveUp`] when the policy stops trying.
+    pub async fn backoff(&self) -> io::Result<()> {
+        let wait = {
+            let b = &self.backoff;
+            let mut rng = self.harness_rng.borrow_mut();
+            match (&self.policy, b.retry_ms.get()) {
+                (crate::scenario::reconnect::Reconnect::EventSource { .. }, Some(ms)) => {
+                    Some(Duration::from_millis(ms))
+                }
+                (policy, _) => policy.delay(b.attempt.get(), b.previous.get(), &mut *rng),
+            }
+        };
+        let Some(wait) = wait else {
+            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, GaveUp));
+        };
+        self.backoff.attempt.set(self.backoff.attempt.get() + 1);
+        self.backoff.previous.set(wait);
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    /// A connection is working again (a stream opened on a kept-alive connection): the
+    /// reconnect policy starts over from its first wait.
+    pub fn reset_backoff(&self) {
+        self.backoff.attempt.set(0);
+        self.backoff.previous.set(Duration::ZERO);
+    }
+
+    /// The server's `retry:` field set an `EventSource`'s reconnection time to `ms` (used when
+    /// the policy is `"eventsource"`, SSE's default).
+    pub fn set_reconnection_time(&self, ms: u64) {
+        self.backoff.retry_ms.set(Some(ms));
+    }
+
+    /// One connection attempt.
+    async fn try_connect(&self) -> io::Result<Metered> {
+        self.rec.borrow_mut().connect_attempt();
+        let lat = self.scenario.network.latency_ms;
+        let faults = self.faults.clone();
+        if let Some(f) = &faults {
+            // the SYN gets through when the client's network is back, and after its losses
+            if let Some(until) = f.cut_off_until(self.id, crate::metrics::now_ms()) {
+                tokio::time::sleep(Duration::from_millis(until - crate::metrics::now_ms())).await;
+            }
+            let lost = f.syn_delay(&mut self.harness_rng.borrow_mut());
+            if lost > 0 {
+                tokio::time::sleep(Duration::from_millis(lost)).await;
+            }
+        }
+        let refused = |rtt: u64, why: &'static str| async move {
+            tokio::time::sleep(Duration::from_millis(rtt)).await;
+            Err::<Metered, _>(io::Error::new(io::ErrorKind::ConnectionRefused, why))
+        };
+        if faults
+            .as_ref()
+            .is_some_and(|f| f.server_down(crate::metrics::now_ms()))
+        {
+            // the server's host answers the SYN with a reset while its process is down
+            let rtt = {
+                let mut rng = self.harness_rng.borrow_mut();
+                one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat)
+            };
+            return refused(rtt, "the server is down").await;
+        }
+        let limited = self.scenario.server.limits_connections();
+        if limited {
+            let admitted = {
+                let mut rec = self.rec.borrow_mut();
+                let open = rec.open_connection_count();
+                rec.server.admit(crate::metrics::now_ms(), open)
+            };
+            if !admitted {
+                let rtt = {
+                    let mut rng = self.harness_rng.borrow_mut();
+                    one_way_delay(&mut rng, lat) + one_way_delay(&mut rng, lat)
+                };
+                return refused(rtt, "the server refused the connection").await;
+            }
         }
         let started = crate::metrics::now_ms();
-        let stream = turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await?;
-        let extra = one_way_delay(
-            &mut self.harness_rng.borrow_mut(),
-            self.scenario.network.latency_ms,
-        );
+        let stream = match turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                if limited {
+                    self.rec.borrow_mut().server.unreserve();
+                }
+                return Err(e);
+            }
+        };
+        let extra = one_way_delay(&mut self.harness_rng.borrow_mut(), lat);
         tokio::time::sleep(Duration::from_millis(extra)).await;
-        Ok(Metered::client(stream, self.rec.clone(), self.id, started))
+        Ok(Metered::client(stream, self.rec.clone(), self.id, started).client_faults(faults.as_ref()))
     }
 
     /// Hand over one event payload parsed from the wire; returns its id. This is where

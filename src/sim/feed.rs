@@ -43,6 +43,7 @@ pub struct Feed {
 
 struct Inner {
     boxes: RefCell<Vec<VecDeque<Event>>>,
+    generation: RefCell<Vec<u64>>,
     notify: Vec<Notify>,
     history: Option<usize>,
     payload_len: usize,
@@ -56,6 +57,7 @@ impl Feed {
         Feed {
             inner: Rc::new(Inner {
                 boxes: RefCell::new(vec![VecDeque::new(); clients]),
+                generation: RefCell::new(vec![0; clients]),
                 notify: (0..clients).map(|_| Notify::new()).collect(),
                 history,
                 payload_len: scenario.events.payload_bytes as usize,
@@ -84,6 +86,66 @@ impl Feed {
         if stored > 0 {
             self.inner.rec.borrow_mut().stored_events(stored);
         }
+        self.inner.notify[client].notify_one();
+    }
+
+    /// The server crashed: unless its state is durable, every mailbox is gone (what was in
+    /// them is lost).
+    pub(crate) fn crash(&self, durable: bool) {
+        if durable {
+            return;
+        }
+        let mut forgotten = 0;
+        for queue in self.inner.boxes.borrow_mut().iter_mut() {
+            forgotten += queue.len() as i64;
+            queue.clear();
+        }
+        if forgotten > 0 {
+            self.inner.rec.borrow_mut().stored_events(-forgotten);
+        }
+    }
+
+    /// Forget every event waiting for `client` (a strategy without resume: a client that
+    /// reconnects has lost what came while it was away).
+    pub fn drop_pending(&self, client: usize) {
+        self.ack(client, u64::MAX);
+    }
+
+    /// Forget `client`'s events created before `before_ms` (a resume window that has passed).
+    pub fn forget_before(&self, client: usize, before_ms: u64) {
+        let mut boxes = self.inner.boxes.borrow_mut();
+        let queue = &mut boxes[client];
+        let mut forgotten = 0;
+        while queue.front().is_some_and(|e| e.created_ms < before_ms) {
+            queue.pop_front();
+            forgotten += 1;
+        }
+        drop(boxes);
+        if forgotten > 0 {
+            self.inner.rec.borrow_mut().stored_events(-forgotten);
+        }
+    }
+
+    /// A new connection of `client` takes over from any older one still waiting (a half-open
+    /// connection the server has not noticed is dead): returns its generation; the older
+    /// ones see [`Feed::is_current`] turn false and stop.
+    pub fn claim(&self, client: usize) -> u64 {
+        let mut gens = self.inner.generation.borrow_mut();
+        gens[client] += 1;
+        let g = gens[client];
+        drop(gens);
+        self.inner.notify[client].notify_waiters();
+        g
+    }
+
+    /// Whether generation `g` of `client` is still the newest.
+    pub fn is_current(&self, client: usize, g: u64) -> bool {
+        self.inner.generation.borrow()[client] == g
+    }
+
+    /// Pass a wake-up on to the other waiter of `client` (an older connection that is stopping
+    /// may have taken one meant for the newer).
+    pub fn pass_on(&self, client: usize) {
         self.inner.notify[client].notify_one();
     }
 
@@ -141,20 +203,62 @@ impl Feed {
     }
 }
 
+/// Where the publisher is in its sequence of events: kept outside the server host, so a
+/// restarted server's publisher carries on where the crashed one stopped.
+pub(crate) struct Publisher {
+    rng: ChaCha8Rng,
+    /// Seconds of the last event drawn.
+    t: f64,
+    /// The last id given.
+    id: u64,
+    /// The next event's time, drawn but not yet created (ms).
+    next: Option<u64>,
+}
+
+impl Publisher {
+    pub(crate) fn new(seed: u64) -> Rc<RefCell<Publisher>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX); // apart from every client's stream
+        Rc::new(RefCell::new(Publisher {
+            rng,
+            t: 0.0,
+            id: 0,
+            next: None,
+        }))
+    }
+}
+
 /// Create the scenario's events for `[0, duration_s)` and push them into `feed`.
-pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHandle) {
+///
+/// The events come from the application behind the server (a message bus, a database), so
+/// they go on while the server is down: a restarted server's publisher first creates the
+/// events of its down time, at their own times; they reach the mailboxes only if the server
+/// is durable (otherwise nobody was there to take them: they are lost).
+pub(crate) async fn publish(
+    feed: Feed,
+    scenario: Rc<Scenario>,
+    rec: RecorderHandle,
+    state: Rc<RefCell<Publisher>>,
+    faults: Option<Rc<crate::sim::faults::Faults>>,
+) {
     let (rate, fanout) = scenario.event_rate();
     let clients = feed.clients();
     let end_ms = (scenario.duration_s * 1000.0) as u64;
-    let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
-    rng.set_stream(u64::MAX); // apart from every client's stream
-    let mut t = 0.0_f64; // seconds
-    let mut id = 0;
     loop {
-        // exponential inter-arrival time by inversion; 1 - u is in (0, 1]
-        let u: f64 = rng.random();
-        t += -(1.0 - u).ln() / rate;
-        let at_ms = (t * 1000.0).ceil() as u64;
+        let at_ms = {
+            let mut st = state.borrow_mut();
+            match st.next {
+                Some(at) => at,
+                None => {
+                    // exponential inter-arrival time by inversion; 1 - u is in (0, 1]
+                    let u: f64 = st.rng.random();
+                    st.t += -(1.0 - u).ln() / rate;
+                    let at = (st.t * 1000.0).ceil() as u64;
+                    st.next = Some(at);
+                    at
+                }
+            }
+        };
         if at_ms >= end_ms {
             break;
         }
@@ -162,33 +266,50 @@ pub(crate) async fn publish(feed: Feed, scenario: Rc<Scenario>, rec: RecorderHan
         if at_ms > now {
             tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
         }
-        id += 1;
+        let mut st = state.borrow_mut();
+        st.next = None;
+        st.id += 1;
+        let id = st.id;
         let types = scenario.events.types.len();
         let event = Event {
             id,
-            created_ms: now_ms(),
+            // an event of the server's down time keeps its own time
+            created_ms: if faults.is_some() && at_ms < now {
+                at_ms
+            } else {
+                now_ms()
+            },
             kind: if types > 1 {
-                rng.random_range(0..types) as u16
+                st.rng.random_range(0..types) as u16
             } else {
                 0
             },
         };
+        let stored = faults
+            .as_ref()
+            .is_none_or(|f| f.durable || !f.server_down(event.created_ms));
         match fanout {
             Fanout::One => {
-                let client = rng.random_range(0..clients);
+                let client = st.rng.random_range(0..clients);
+                drop(st);
                 let mut r = rec.borrow_mut();
                 r.event_generated(id, Some(client), 1, event.created_ms);
                 r.trace_event(Some(client), id, feed.type_name(&event), event.created_ms);
                 drop(r);
-                feed.push(client, event);
+                if stored {
+                    feed.push(client, event);
+                }
             }
             Fanout::All => {
+                drop(st);
                 let mut r = rec.borrow_mut();
                 r.event_generated(id, None, clients as u64, event.created_ms);
                 r.trace_event(None, id, feed.type_name(&event), event.created_ms);
                 drop(r);
-                for client in 0..clients {
-                    feed.push(client, event);
+                if stored {
+                    for client in 0..clients {
+                        feed.push(client, event);
+                    }
                 }
             }
         }

@@ -13,6 +13,10 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use turmoil::net::{TcpListener, TcpStream};
 
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use super::faults::{Faults, Link, GATEWAY_TIMEOUT};
 use super::wire::{self, AckState};
 use crate::metrics::{now_ms, Direction, RecorderHandle};
 
@@ -28,6 +32,77 @@ pub struct Metered {
     /// The server's accept work on this connection: nothing is read or written before it is
     /// done (only on a server with `[server] cores`).
     gate: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The client whose connection this is, at its client end (for `connected_clients`).
+    live_for: Option<usize>,
+    /// Faults acting on this connection (only in a scenario with faults).
+    fault: Option<Box<FaultEnd>>,
+}
+
+/// One end of a connection under faults (see [`super::faults`]).
+struct FaultEnd {
+    faults: Rc<Faults>,
+    link: Option<Rc<Link>>,
+    /// The server end: the client's address, by which it finds the link.
+    peer: Option<SocketAddr>,
+    /// The client end: its own address, under which the link is registered.
+    local: Option<SocketAddr>,
+    /// 0: the client end, 1: the server end.
+    side: usize,
+    /// The one timer this end waits on (an outage's end, a late segment, the idle timeout).
+    timer: Option<(u64, Pin<Box<tokio::time::Sleep>>)>,
+    /// Bytes read but not yet due (a lost segment and what follows it): `(due ms, bytes)`.
+    late: VecDeque<(u64, Vec<u8>)>,
+    /// The end of the stream, read but not yet due: when, and the error if it was one.
+    end: Option<(u64, Option<io::ErrorKind>)>,
+    /// When the last late chunk is due (in-order delivery).
+    last_due: u64,
+    /// How much of the proxy's `504` this (client) end has read.
+    sent_504: usize,
+    /// Whether the 504 applies (decided when the proxy cuts).
+    owes_504: Option<bool>,
+    /// This end has seen its connection end.
+    over: bool,
+}
+
+impl FaultEnd {
+    fn new(faults: Rc<Faults>, side: usize) -> FaultEnd {
+        FaultEnd {
+            faults,
+            link: None,
+            peer: None,
+            local: None,
+            side,
+            timer: None,
+            late: VecDeque::new(),
+            end: None,
+            last_due: 0,
+            sent_504: 0,
+            owes_504: None,
+            over: false,
+        }
+    }
+
+    /// The link, found by the peer address at the server end.
+    fn link(&mut self) -> Option<Rc<Link>> {
+        if self.link.is_none() {
+            if let Some(peer) = self.peer {
+                self.link = self.faults.find(peer);
+            }
+        }
+        self.link.clone()
+    }
+
+    /// Wait until `at` ms; `Ready` once it has come.
+    fn wait_until(&mut self, at: u64, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.as_ref().is_none_or(|(t, _)| *t != at) {
+            let wait = std::time::Duration::from_millis(at.saturating_sub(now_ms()));
+            self.timer = Some((at, Box::pin(tokio::time::sleep(wait))));
+        }
+        let (_, sleep) = self.timer.as_mut().expect("set above");
+        std::task::ready!(sleep.as_mut().poll(cx));
+        self.timer = None;
+        Poll::Ready(())
+    }
 }
 
 /// A stream's place in the trace.
@@ -58,6 +133,7 @@ impl Metered {
         let trace = {
             let mut r = rec.borrow_mut();
             r.connection_opened();
+            r.client_live(client, 1);
             wire::handshake(now_ms(), &mut r);
             match (r.tracer(), inner.local_addr()) {
                 (Some(t), Ok(addr)) if t.traces(client) => Slot::On(t.open(addr, true, started_ms)),
@@ -72,6 +148,8 @@ impl Metered {
             trace,
             closed: false,
             gate: None,
+            live_for: Some(client),
+            fault: None,
         }
     }
 
@@ -90,6 +168,8 @@ impl Metered {
             trace,
             closed: false,
             gate: None,
+            live_for: None,
+            fault: None,
         }
     }
 
@@ -112,6 +192,8 @@ impl Metered {
             trace,
             closed: false,
             gate: None,
+            live_for: None,
+            fault: None,
         }
     }
 
@@ -153,7 +235,170 @@ impl Metered {
             trace,
             closed: false,
             gate: None,
+            live_for: None,
+            fault: None,
         }
+    }
+
+    /// The client end of a connection under `faults`: registers the link both ends share.
+    pub(crate) fn client_faults(mut self, faults: Option<&Rc<Faults>>) -> Metered {
+        if let (Some(f), Some(client), Ok(local)) = (faults, self.live_for, self.inner.local_addr())
+        {
+            let mut end = FaultEnd::new(f.clone(), 0);
+            end.link = Some(f.open_link(client, local, now_ms()));
+            end.local = Some(local);
+            self.fault = Some(Box::new(end));
+        }
+        self
+    }
+
+    /// The server end of a connection under `faults`: finds its link by the peer address.
+    fn server_faults(mut self, faults: Option<&Rc<Faults>>) -> Metered {
+        if let (Some(f), Ok(peer)) = (faults, self.inner.peer_addr()) {
+            let mut end = FaultEnd::new(f.clone(), 1);
+            end.peer = Some(peer);
+            self.fault = Some(Box::new(end));
+        }
+        self
+    }
+
+    /// This end has learnt that its connection is over (an end of stream, a reset, a cut):
+    /// for the client end, the client is no longer connected through it.
+    fn learnt_over(&mut self) {
+        let Some(fe) = self.fault.as_mut() else {
+            return;
+        };
+        if std::mem::replace(&mut fe.over, true) || fe.side != 0 {
+            return;
+        }
+        if let Some(link) = fe.link.clone() {
+            let mut rec = self.rec.borrow_mut();
+            if !link.client_gone.replace(true) {
+                rec.connection_lost(link.client, link.server_gone_at.get(), link.proxy_cut.get());
+            }
+        }
+    }
+
+    /// Read under faults: outages hold the bytes, lost segments make them (and what follows)
+    /// late, the proxy cuts idle connections.
+    fn poll_read_faulty(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let now = now_ms();
+            let fe = self.fault.as_mut().expect("faulty path");
+            let link = fe.link();
+            if let Some(link) = &link {
+                if link.proxy_cut.get() {
+                    return self.read_cut(buf);
+                }
+                if let Some(until) = fe.faults.cut_off_until(link.client, now) {
+                    link.wakers.borrow_mut()[fe.side] = Some(cx.waker().clone());
+                    std::task::ready!(fe.wait_until(until, cx));
+                    continue;
+                }
+            }
+            let lossy = fe.faults.loss > 0.0;
+            let res = if lossy {
+                self.poll_read_lossy(cx, buf, now)
+            } else {
+                Pin::new(&mut self.inner).poll_read(cx, buf)
+            };
+            if res.is_ready() {
+                return res;
+            }
+            let fe = self.fault.as_mut().expect("faulty path");
+            let mut due = fe.late.front().map(|(t, _)| *t).or(fe.end.map(|(t, _)| t));
+            if let (Some(idle), Some(link)) = (fe.faults.idle_ms, &link) {
+                let deadline = link.last_activity.get() + idle;
+                if now >= deadline {
+                    link.cut();
+                    self.rec.borrow_mut().proxy_cut();
+                    continue;
+                }
+                link.wakers.borrow_mut()[fe.side] = Some(cx.waker().clone());
+                due = Some(due.map_or(deadline, |d| d.min(deadline)));
+            }
+            match due {
+                Some(at) => {
+                    std::task::ready!(fe.wait_until(at, cx));
+                }
+                None => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Pull what has arrived into the late queue (each chunk delayed by its lost segments,
+    /// never before the chunk ahead of it), then hand out what is due.
+    fn poll_read_lossy(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        now: u64,
+    ) -> Poll<io::Result<()>> {
+        let fe = self.fault.as_mut().expect("faulty path");
+        let link = fe.link();
+        while fe.end.is_none() {
+            let mut tmp = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut tmp);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                Poll::Pending => break,
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                    fe.end = Some((now.max(fe.last_due), None));
+                }
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    let extra = match &link {
+                        Some(l) => fe.faults.loss_delay(&mut l.rng[fe.side].borrow_mut(), n),
+                        None => 0,
+                    };
+                    let due = (now + extra).max(fe.last_due);
+                    fe.last_due = due;
+                    fe.late.push_back((due, rb.filled().to_vec()));
+                }
+                Poll::Ready(Err(e)) => fe.end = Some((now.max(fe.last_due), Some(e.kind()))),
+            }
+        }
+        if let Some((due, chunk)) = fe.late.front_mut() {
+            if *due <= now {
+                let take = chunk.len().min(buf.remaining());
+                buf.put_slice(&chunk[..take]);
+                chunk.drain(..take);
+                if chunk.is_empty() {
+                    fe.late.pop_front();
+                }
+                return Poll::Ready(Ok(()));
+            }
+            return Poll::Pending;
+        }
+        match fe.end {
+            Some((due, kind)) if due <= now => Poll::Ready(match kind {
+                None => Ok(()),
+                Some(k) => Err(io::Error::from(k)),
+            }),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Read from a connection the proxy cut: a client waiting for an answer gets the proxy's
+    /// `504` first; then the end of the stream.
+    fn read_cut(&mut self, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let fe = self.fault.as_mut().expect("faulty path");
+        let link = fe.link.clone().expect("cut links exist");
+        let owes = *fe
+            .owes_504
+            .get_or_insert(fe.side == 0 && link.awaiting_answer.get() && !link.upgraded.get());
+        if owes && fe.sent_504 < GATEWAY_TIMEOUT.len() {
+            let rest = &GATEWAY_TIMEOUT[fe.sent_504..];
+            let take = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..take]);
+            fe.sent_504 += take;
+            return Poll::Ready(Ok(()));
+        }
+        self.learnt_over();
+        Poll::Ready(Ok(()))
     }
 
     /// This stream's traced connection, if any (finding it on first use).
@@ -206,6 +451,26 @@ impl Metered {
         }
     }
 
+    /// A write on a connection the proxy has cut fails.
+    fn write_fault(&mut self) -> Option<io::Error> {
+        let fe = self.fault.as_mut()?;
+        let link = fe.link()?;
+        if link.proxy_cut.get() {
+            self.learnt_over();
+            return Some(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        None
+    }
+
+    /// Bytes written at this end pass the proxy now.
+    fn note_activity(&mut self, bytes: &[u8]) {
+        if let Some(fe) = self.fault.as_mut() {
+            if let Some(link) = fe.link() {
+                link.wrote(now_ms(), fe.side == 0, bytes);
+            }
+        }
+    }
+
     /// This end closes (shuts down its sending side, or is dropped): its FIN, once.
     fn close(&mut self, rec: &mut crate::metrics::Recorder) {
         if std::mem::replace(&mut self.closed, true) || !in_simulation() {
@@ -221,11 +486,35 @@ impl Metered {
 
 impl Drop for Metered {
     fn drop(&mut self) {
+        if self.fault.as_ref().is_some_and(|f| f.side == 0) {
+            self.learnt_over();
+        }
         let rec = self.rec.clone();
         let mut rec = rec.borrow_mut();
         self.acks.close(now_ms(), self.sends, &mut rec);
         if self.sends == Direction::Down {
             rec.open_connections(-1);
+        }
+        if let Some(client) = self.live_for {
+            rec.client_live(client, -1);
+            if self.fault.as_ref().is_some_and(|f| f.link.is_some()) {
+                rec.client_dead(client, -1); // learnt_over counted it dead, once
+            }
+        }
+        if let Some(fe) = self.fault.as_mut() {
+            if let Some(link) = fe.link() {
+                if fe.side == 1 && link.server_gone_at.get().is_none() {
+                    link.server_gone_at.set(Some(now_ms()));
+                    if !link.client_gone.get() {
+                        rec.client_dead(link.client, 1); // connected through a dead connection
+                    }
+                }
+                if link.client_gone.get() && link.server_gone_at.get().is_some() {
+                    if let Some(local) = fe.local.or(fe.peer) {
+                        fe.faults.forget(local);
+                    }
+                }
+            }
         }
         self.close(&mut rec);
     }
@@ -240,7 +529,20 @@ impl AsyncRead for Metered {
         std::task::ready!(self.poll_gate(cx));
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let res = if self.fault.is_some() {
+            let res = self.poll_read_faulty(cx, buf);
+            let ended = match &res {
+                Poll::Ready(Ok(())) => buf.filled().len() == before && room,
+                Poll::Ready(Err(_)) => true,
+                Poll::Pending => false,
+            };
+            if ended {
+                self.learnt_over();
+            }
+            res
+        } else {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        };
         let read = (buf.filled().len() - before) as u64;
         let this = &mut *self;
         if read > 0 {
@@ -279,9 +581,13 @@ impl AsyncWrite for Metered {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         std::task::ready!(self.poll_gate(cx));
+        if let Some(e) = self.write_fault() {
+            return Poll::Ready(Err(e));
+        }
         let res = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             self.count(&buf[..n]);
+            self.note_activity(&buf[..n]);
         }
         res
     }
@@ -292,6 +598,9 @@ impl AsyncWrite for Metered {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         std::task::ready!(self.poll_gate(cx));
+        if let Some(e) = self.write_fault() {
+            return Poll::Ready(Err(e));
+        }
         let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = res {
             // the first n bytes across the slices were written
@@ -301,6 +610,7 @@ impl AsyncWrite for Metered {
                 written.extend_from_slice(&b[..take]);
             }
             self.count(&written);
+            self.note_activity(&written);
         }
         res
     }
@@ -329,15 +639,21 @@ pub struct Listener {
     rec: RecorderHandle,
     /// `None` at the server, the client's id on a client.
     client: Option<usize>,
+    faults: Option<Rc<Faults>>,
 }
 
 impl Listener {
-    pub(crate) async fn bind(port: u16, rec: RecorderHandle) -> io::Result<Listener> {
+    pub(crate) async fn bind(
+        port: u16,
+        rec: RecorderHandle,
+        faults: Option<Rc<Faults>>,
+    ) -> io::Result<Listener> {
         let inner = TcpListener::bind(("0.0.0.0", port)).await?;
         Ok(Listener {
             inner,
             rec,
             client: None,
+            faults,
         })
     }
 
@@ -358,6 +674,7 @@ impl Listener {
             inner,
             rec,
             client: Some(client),
+            faults: None,
         })
     }
 
@@ -372,7 +689,9 @@ impl Listener {
                     let done = rec.server.accepted(now);
                     rec.server.departure(now, done)
                 };
-                Metered::server(stream, self.rec.clone()).gated_until(departs)
+                Metered::server(stream, self.rec.clone())
+                    .gated_until(departs)
+                    .server_faults(self.faults.as_ref())
             }
             Some(c) => Metered::accepted_by_client(stream, self.rec.clone(), c),
         })

@@ -14,6 +14,7 @@
 //! - the run is driven with `step()` so the recorder can close each simulated second.
 
 mod ctx;
+pub(crate) mod faults;
 mod feed;
 mod meter;
 mod settings;
@@ -147,12 +148,20 @@ fn run_inner(
     let close_for_ms =
         1_000 + 4 * lat.max_ms + strategy.longest_period(&settings).as_millis() as u64;
 
+    let faults = faults::Faults::of(scenario);
+    let policy = scenario
+        .strategy_reconnect
+        .get(strategy.id())
+        .or(scenario.reconnect.as_ref())
+        .cloned()
+        .unwrap_or_else(|| strategy.reconnect());
     let mut sim = turmoil::Builder::new()
         .rng_seed(scenario.seed)
         .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
         .tick_duration(Duration::from_millis(1))
         .simulation_duration(Duration::from_millis(end_ms + close_for_ms + 1_000))
-        .tcp_capacity(n.max(64) + 64)
+        // after a fault every client may reconnect both its connections in one tick
+        .tcp_capacity(if faults.is_some() { 2 * n + 64 } else { n.max(64) + 64 })
         .min_message_latency(Duration::from_millis(lat.min_ms))
         .max_message_latency(Duration::from_millis(lat.max_ms))
         .build();
@@ -165,10 +174,21 @@ fn run_inner(
         .trace_client(scenario.simulation.trace_client.unwrap_or(0) as usize);
     let closing = Rc::new(Closing::default());
 
+    if let Some(f) = &faults {
+        let mut r = rec.borrow_mut();
+        for &(from, to) in &f.restarts {
+            r.watch_fault(from, to, None, false);
+        }
+        for o in &f.outages {
+            r.watch_fault(o.from, o.to, Some(Rc::new(o.affected.clone())), true);
+        }
+    }
     let run = Rc::new(ctx::Run {
         scenario: Rc::new(scenario.clone()),
         settings: settings.clone(),
         closing: closing.clone(),
+        faults: faults.clone(),
+        policy,
     });
     let server_ctx = ServerCtx {
         feed: Feed::new(scenario, strategy.history(&settings), rec.clone()),
@@ -176,9 +196,17 @@ fn run_inner(
         run: run.clone(),
     };
     let scenario = run.scenario.clone();
+    let feed = server_ctx.feed.clone();
+    let publisher_state = feed::Publisher::new(scenario.seed);
     sim.host("server", move || {
         let ctx = server_ctx.clone();
-        let publisher = feed::publish(ctx.feed.clone(), ctx.scenario.clone(), ctx.rec.clone());
+        let publisher = feed::publish(
+            ctx.feed.clone(),
+            ctx.scenario.clone(),
+            ctx.rec.clone(),
+            publisher_state.clone(),
+            ctx.faults.clone(),
+        );
         let server = strategy.server(ctx);
         async move {
             tokio::task::spawn_local(publisher);
@@ -202,6 +230,7 @@ fn run_inner(
                     scenario.seed,
                     id,
                 ))),
+                backoff: Rc::default(),
             };
             let start = Duration::from_millis(connect_over_ms * id as u64 / n as u64);
             clients.push((start, strategy.client(ctx)));
@@ -237,6 +266,17 @@ fn run_inner(
         if stop_at_ms.is_some_and(|stop| now >= stop) {
             break now;
         }
+        if let Some(f) = &faults {
+            for &(crash, back) in &f.restarts {
+                if now == crash {
+                    feed.crash(f.durable);
+                    rec.borrow_mut().server.crash(now);
+                    sim.crash("server");
+                } else if now == back {
+                    sim.bounce("server");
+                }
+            }
+        }
         if now % 1000 == 0 {
             rec.borrow_mut().end_second(now / 1000 - 1);
             progress(now, duration_ms);
@@ -246,6 +286,7 @@ fn run_inner(
                 let done = now >= duration_ms && rec.borrow().all_delivered();
                 if done || now >= end_ms {
                     closing_since = Some(now);
+                    rec.borrow_mut().closing();
                     if let Some(t) = rec.borrow_mut().tracer() {
                         t.closing(now);
                     }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use super::ctx::{ClientCtx, ServerCtx};
 use super::settings::{Settings, SettingsError};
 use crate::model::Prediction;
+use crate::scenario::reconnect::Reconnect;
 use crate::scenario::Scenario;
 use crate::style::Look;
 
@@ -87,6 +88,13 @@ pub trait Strategy: Sync {
     /// counts as lost. `None` (the default) keeps every event until [`crate::Feed::ack`].
     fn history(&self, _settings: &Settings) -> Option<usize> {
         None
+    }
+
+    /// How this strategy's clients wait before connecting again when the scenario says
+    /// nothing (`[reconnect]` and the strategy's own `reconnect = ...` override it). The
+    /// default is a fixed 1 s ([`crate::sim::REFUSED_RETRY`]).
+    fn reconnect(&self) -> Reconnect {
+        Reconnect::default()
     }
 
     /// Colour and line pattern in every chart. `None` (the default): the [`crate::Lab`] gives

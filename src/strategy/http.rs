@@ -242,13 +242,29 @@ pub async fn post_upstream(ctx: ClientCtx) -> io::Result<()> {
             _ = tokio::time::sleep(upstream.next_gap()) => {}
         }
         let msg = upstream.next_message();
-        let resp = conn
-            .send(Method::POST, &target, &[], Some(("application/json", msg)))
-            .await?;
-        let status = resp.status();
-        resp.into_body().collect().await.map_err(io::Error::other)?;
-        if status != StatusCode::NO_CONTENT {
-            return Err(io::Error::other(format!("upstream POST answered {status}")));
+        let sent = async {
+            let resp = conn
+                .send(Method::POST, &target, &[], Some(("application/json", msg)))
+                .await?;
+            let status = resp.status();
+            resp.into_body().collect().await.map_err(io::Error::other)?;
+            Ok::<_, io::Error>(status)
+        }
+        .await;
+        match sent {
+            Ok(StatusCode::NO_CONTENT) => {}
+            Ok(status) if !status.is_server_error() => {
+                return Err(io::Error::other(format!("upstream POST answered {status}")));
+            }
+            // a broken connection or a server error: that message is lost; connect again
+            _ => {
+                let stream = tokio::select! {
+                    biased;
+                    _ = ctx.closing() => return Ok(()),
+                    s = ctx.reconnect() => s?,
+                };
+                conn = Conn::over(stream, ctx.scenario().http.headers).await?;
+            }
         }
     }
 }

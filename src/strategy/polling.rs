@@ -37,6 +37,9 @@ async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Respo
     let _address = ctx.hold_address(client); // for the life of this request
     let feed = ctx.feed().clone();
     feed.ack(client, after);
+    // a newer request of this client (after a broken connection) takes over from this one
+    let generation = feed.claim(client);
+    let mut superseded = false;
     if feed.pending(client).is_empty() && !hold.is_zero() {
         let _parked = ctx.park();
         let deadline = tokio::time::Instant::now() + hold;
@@ -44,12 +47,22 @@ async fn answer(ctx: ServerCtx, hold: Duration, req: Request<Incoming>) -> Respo
             tokio::select! {
                 biased;
                 _ = ctx.closing() => break,
-                _ = feed.changed(client) => {}
+                _ = feed.changed(client) => {
+                    if !feed.is_current(client, generation) {
+                        feed.pass_on(client);
+                        superseded = true;
+                        break;
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => break,
             }
         }
     }
-    let events = feed.pending(client);
+    let events = if superseded {
+        Vec::new() // its connection is dead: the newer request answers
+    } else {
+        feed.pending(client)
+    };
     ctx.count_response(events.is_empty());
     if events.is_empty() {
         return respond(&ctx, StatusCode::NO_CONTENT, &[], None);
@@ -92,6 +105,10 @@ impl Poller {
             .to_bytes();
         match status {
             StatusCode::NO_CONTENT => Ok(0),
+            s if s.is_server_error() => Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                format!("client {}: the poll was answered {s}", self.ctx.id()),
+            )),
             StatusCode::OK => {
                 let mut events = 0;
                 for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -100,14 +117,17 @@ impl Poller {
                 }
                 Ok(events)
             }
-            other => Err(io::Error::other(format!(
-                "client {}: unexpected status {other}",
-                self.ctx.id()
-            ))),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("client {}: unexpected status {other}", self.ctx.id()),
+            )),
         }
     }
 
-    /// Poll in a loop, waiting `pause()` before each poll, until the run closes.
+    /// Poll in a loop, waiting `pause()` before each poll, until the run closes. A broken
+    /// connection (a reset, a proxy's `504`, a server error) is replaced as the reconnect
+    /// policy says, and polling resumes from the same `after=` cursor: nothing the server
+    /// still holds is lost.
     pub async fn run_until_closing(
         mut self,
         mut pause: impl FnMut() -> Option<tokio::time::Sleep>,
@@ -122,10 +142,23 @@ impl Poller {
                     _ = sleep => {}
                 }
             }
-            tokio::select! {
+            let result = tokio::select! {
                 biased;
                 _ = ctx.closing() => return Ok(()),
-                r = self.poll() => { r?; }
+                r = self.poll() => r,
+            };
+            match result {
+                Ok(_) => {}
+                // not a broken connection: a bug in what the server sent
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e),
+                Err(_) => {
+                    let stream = tokio::select! {
+                        biased;
+                        _ = ctx.closing() => return Ok(()),
+                        s = ctx.reconnect() => s?,
+                    };
+                    self.conn = Conn::over(stream, ctx.scenario().http.headers).await?;
+                }
             }
         }
     }

@@ -79,6 +79,10 @@ pub struct SseSettings {
     /// If set, the server ends every stream after this many seconds (as servers do to shed or
     /// rebalance connections); the client reconnects with `Last-Event-ID`.
     pub stream_max_s: Option<f64>,
+    /// If set, a client that has read nothing (no event, no heartbeat) for this long takes
+    /// the stream for dead and reconnects, as SSE libraries can; a browser's native
+    /// `EventSource` has no such timeout and waits on a dead connection.
+    pub read_timeout_s: Option<f64>,
 }
 
 fn default_retry() -> u64 {
@@ -123,6 +127,18 @@ impl Strategy for Sse {
             });
         }
         check_seconds("heartbeat_s", s.heartbeat_s, 0.001, 3600.0)?;
+        if let Some(t) = s.read_timeout_s {
+            check_seconds("read_timeout_s", t, 0.001, 3600.0)?;
+            if t <= s.heartbeat_s {
+                return Err(SettingsError {
+                    field: "read_timeout_s".into(),
+                    message: format!(
+                        "{t} s is not longer than the heartbeat ({} s): a quiet, healthy stream would be dropped between two heartbeats; use more (e.g. twice the heartbeat)",
+                        s.heartbeat_s
+                    ),
+                });
+            }
+        }
         match s.stream_max_s {
             Some(m) => check_seconds("stream_max_s", m, 0.001, 86_400.0),
             None => Ok(()),
@@ -134,6 +150,11 @@ impl Strategy for Sse {
         settings
             .parse::<SseSettings>()
             .map_or(Duration::ZERO, |s| Duration::from_millis(s.retry_ms))
+    }
+
+    fn reconnect(&self) -> crate::scenario::reconnect::Reconnect {
+        // a browser's EventSource: the reconnection time, 3 s until the server's `retry:`
+        crate::scenario::reconnect::Reconnect::EventSource { ms: 3000 }
     }
 
     fn history(&self, settings: &Settings) -> Option<usize> {
@@ -161,8 +182,9 @@ impl Strategy for Sse {
 
     fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
+            let s: SseSettings = ctx.settings().parse().map_err(|e| e.message)?;
             http::spawn_upstream(&ctx);
-            client(ctx).await?;
+            client(ctx, s.read_timeout_s).await?;
             Ok(())
         })
     }
@@ -237,6 +259,7 @@ async fn pump(
     let _address = ctx.hold_address(client); // for the life of the stream
     let _stream = ctx.hold_stream(); // the stream's buffers, in server memory
     let feed = ctx.feed().clone();
+    let generation = feed.claim(client); // an older, half-open stream stops
     let beat = Duration::from_millis((s.heartbeat_s * 1000.0).round() as u64);
     let mut beats = tokio::time::interval_at(Instant::now() + beat, beat);
     let end = s
@@ -246,6 +269,10 @@ async fn pump(
         return;
     }
     loop {
+        if !feed.is_current(client, generation) {
+            feed.pass_on(client);
+            return; // a newer stream of this client took over
+        }
         for event in feed.pending_after(client, cursor) {
             let payload = feed.encode(&event);
             let data = String::from_utf8_lossy(&payload);
@@ -280,17 +307,29 @@ async fn sleep_until_opt(at: Option<Instant>) {
 }
 
 /// An `EventSource`: open the stream, parse it, dispatch events to the listeners of the
-/// scenario's event types, and reconnect with `Last-Event-ID` after the reconnection time
-/// whenever the stream ends; stop on `204`, fail on any other status or content type.
-async fn client(ctx: ClientCtx) -> io::Result<()> {
+/// scenario's event types, and reconnect with `Last-Event-ID` whenever the stream ends or the
+/// connection breaks, after the reconnect policy's wait (by default the reconnection time:
+/// 3 s, or what `retry:` said); stop on `204`. Any other status or content type fails the
+/// `EventSource` for good (as browsers do): the client gives up.
+async fn client(ctx: ClientCtx, read_timeout_s: Option<f64>) -> io::Result<()> {
     let listeners = ctx.scenario().events.types.clone();
     let mut parser = Parser::new();
-    let mut retry = Duration::from_millis(3000); // Chromium's default until `retry:` says otherwise
     let mut conn: Option<Conn> = None;
     let target = format!("/events?client={}", ctx.id());
+    let read_timeout = read_timeout_s.map(|t| Duration::from_millis((t * 1000.0).round() as u64));
+    let mut first = true;
     loop {
+        if !std::mem::take(&mut first) {
+            // not cut short by the end of the run: the server's `204` then says stop
+            ctx.backoff().await?;
+        }
         if conn.as_ref().is_none_or(Conn::is_closed) {
-            conn = Some(Conn::connect(&ctx).await?);
+            let stream = tokio::select! {
+                biased;
+                _ = ctx.closing() => return Ok(()),
+                s = ctx.connect() => s?,
+            };
+            conn = Some(Conn::over(stream, ctx.scenario().http.headers).await?);
         }
         let c = conn.as_mut().expect("connected above");
         let last = parser.last_event_id().to_string();
@@ -309,6 +348,10 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
                             .as_ref()
                             .and_then(|k| k.to_str().ok())
                             .is_some_and(is_event_stream) => {}
+                    s if s.is_server_error() => {
+                        // EventSource fails the connection and does not retry
+                        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, crate::sim::GaveUp));
+                    }
                     other => {
                         return Err(io::Error::other(format!(
                             "client {}: event stream answered {other} ({kind:?}); EventSource fails without retrying",
@@ -317,8 +360,20 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
                     }
                 }
                 parser.reset_stream();
+                ctx.reset_backoff(); // a stream is open: the policy starts over
                 let mut body = resp.into_body();
-                while let Some(frame) = body.frame().await {
+                loop {
+                    let frame = match read_timeout {
+                        None => body.frame().await,
+                        Some(t) => match tokio::time::timeout(t, body.frame()).await {
+                            Ok(f) => f,
+                            Err(_) => {
+                                conn = None; // silent too long: take the stream for dead
+                                break;
+                            }
+                        },
+                    };
+                    let Some(frame) = frame else { break };
                     let Ok(frame) = frame else {
                         conn = None;
                         break;
@@ -333,11 +388,10 @@ async fn client(ctx: ClientCtx) -> io::Result<()> {
                     }
                 }
                 if let Some(ms) = parser.retry() {
-                    retry = Duration::from_millis(ms);
+                    ctx.set_reconnection_time(ms);
                 }
             }
         }
-        tokio::time::sleep(retry).await;
     }
 }
 

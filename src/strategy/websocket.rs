@@ -80,6 +80,24 @@ pub struct WebSocketSettings {
     /// Send events as binary frames instead of text frames (same size on the wire).
     #[serde(default)]
     pub binary: bool,
+    /// Resume after a reconnection, like Socket.IO's connection state recovery: the server
+    /// keeps each client's events for `resume_window_s` and the client, reconnecting, sends
+    /// the last id it saw and gets what it missed. Without it, what the server could not
+    /// send while a client was away is lost.
+    #[serde(default)]
+    pub resume: bool,
+    /// How long the server keeps events for a resume (Socket.IO's `maxDisconnectionDuration`
+    /// default: 2 minutes).
+    #[serde(default = "default_resume_window")]
+    pub resume_window_s: f64,
+    /// If set, a client that has received nothing (no frame, no ping) for this long takes
+    /// its connection for dead and reconnects (Socket.IO's client waits ping interval + ping
+    /// timeout). Browsers' `WebSocket` has no such timeout.
+    pub client_timeout_s: Option<f64>,
+}
+
+fn default_resume_window() -> f64 {
+    120.0
 }
 
 fn default_ping() -> f64 {
@@ -116,6 +134,19 @@ impl Strategy for WebSocket {
         let s: WebSocketSettings = settings.parse()?;
         check_seconds("ping_interval_s", s.ping_interval_s, 0.001, 3600.0)?;
         check_seconds("pong_timeout_s", s.pong_timeout_s, 0.001, 3600.0)?;
+        check_seconds("resume_window_s", s.resume_window_s, 0.001, 86_400.0)?;
+        if let Some(t) = s.client_timeout_s {
+            check_seconds("client_timeout_s", t, 0.001, 3600.0)?;
+            if t <= s.ping_interval_s {
+                return Err(SettingsError {
+                    field: "client_timeout_s".into(),
+                    message: format!(
+                        "{t} s is not longer than the ping interval ({} s): an idle client would drop every healthy connection between two pings; use more (Socket.IO: ping interval + 20 s)",
+                        s.ping_interval_s
+                    ),
+                });
+            }
+        }
         // a pong comes back one round trip after its ping, at the largest latency 2·max
         let round_trip_ms = 2 * scenario.network.latency_ms.max_ms;
         if ((s.pong_timeout_s * 1000.0).round() as u64) <= round_trip_ms {
@@ -133,6 +164,10 @@ impl Strategy for WebSocket {
 
     fn longest_period(&self, _settings: &Settings) -> Duration {
         Duration::ZERO // pushes at once
+    }
+
+    fn history(&self, _settings: &Settings) -> Option<usize> {
+        None // with resume, the window bounds the mailbox by time (`resume_window_s`)
     }
 
     fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
@@ -167,24 +202,33 @@ fn ms(s: f64) -> Duration {
 /// Accept the upgrade: answer 101 with the scenario's header profile, learn the client id.
 // tungstenite's callback signature fixes the (large) error type
 #[allow(clippy::result_large_err)]
-async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStream<Metered>)> {
+async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(Hello, WebSocketStream<Metered>)> {
     let client = Rc::new(Cell::new(None));
     let seen = client.clone();
     let clients = ctx.feed().clients();
     let profile = ctx.scenario().http.headers;
     let callback = move |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-        let id = req
-            .uri()
-            .query()
-            .and_then(|q| q.strip_prefix("client="))
-            .and_then(|v| v.parse::<usize>().ok())
+        let param = |name: &str| {
+            req.uri()
+                .query()?
+                .split('&')
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+        };
+        let id = param("client")
+            .map(|c| c as usize)
             .filter(|&c| c < clients);
         let Some(id) = id else {
             let mut err = ErrorResponse::new(Some("unknown client".into()));
             *err.status_mut() = StatusCode::BAD_REQUEST;
             return Err(err);
         };
-        seen.set(Some(id));
+        seen.set(Some(Hello {
+            client: id,
+            last: param("last"),
+            again: param("again").is_some(),
+        }));
         let accept = resp.headers().get("sec-websocket-accept").cloned();
         let accept = accept.unwrap_or(HeaderValue::from_static(""));
         let extra = [
@@ -203,21 +247,57 @@ async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(usize, WebSocketStr
     Some((client.get()?, ws.ok()?))
 }
 
+/// What the upgrade request says: `?client=N`, and on a reconnection `&again=1` and, with
+/// resume, `&last=ID`.
+#[derive(Debug, Clone, Copy)]
+struct Hello {
+    client: usize,
+    /// The last event id the client saw (a resume).
+    last: Option<u64>,
+    /// A reconnection (not the client's first connection).
+    again: bool,
+}
+
 /// One client's connection on the server: push events, ping, read upstream frames, close.
 async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
-    let Some((client, mut ws)) = accept(&ctx, stream).await else {
+    let Some((hello, mut ws)) = accept(&ctx, stream).await else {
         return;
     };
+    let client = hello.client;
     let _address = ctx.hold_address(client); // for the life of the connection
     let _stream = ctx.hold_stream(); // the session's buffers, in server memory
     let feed = ctx.feed().clone();
+    // what this connection has sent: with resume, events stay until the window passes
+    let mut cursor = 0;
+    if hello.again {
+        match (s.resume, hello.last) {
+            // the client has everything up to `last`; the rest is replayed
+            (true, Some(last)) => {
+                feed.ack(client, last);
+                cursor = last;
+            }
+            (true, None) => {}
+            // no resume: what came while the client was away had nowhere to go
+            (false, _) => feed.drop_pending(client),
+        }
+    }
+    let generation = feed.claim(client); // an older, half-open session stops
+    let window = ms(s.resume_window_s);
     let mut pings = tokio::time::interval_at(
         Instant::now() + ms(s.ping_interval_s),
         ms(s.ping_interval_s),
     );
     let mut unanswered_since: Option<Instant> = None;
     loop {
-        let pending = feed.pending(client);
+        if !feed.is_current(client, generation) {
+            feed.pass_on(client);
+            return; // a newer connection of this client took over
+        }
+        if s.resume {
+            let now = crate::metrics::now_ms();
+            feed.forget_before(client, now.saturating_sub(window.as_millis() as u64));
+        }
+        let pending = feed.pending_after(client, cursor);
         if let Some(last) = pending.last() {
             for event in &pending {
                 let p = feed.encode(event);
@@ -234,7 +314,11 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
             if ws.flush().await.is_err() {
                 return;
             }
-            feed.ack(client, last.id); // TCP delivers in order; nothing to resend
+            if s.resume {
+                cursor = last.id; // kept for a resume until the window passes
+            } else {
+                feed.ack(client, last.id); // TCP delivers in order; nothing to resend
+            }
         }
         let pong_deadline = unanswered_since.map(|t| t + ms(s.pong_timeout_s));
         tokio::select! {
@@ -282,57 +366,114 @@ fn upstream(ctx: &ServerCtx, bytes: &[u8]) {
 }
 
 /// The client: upgrade, then read frames (tungstenite answers pings and the close frame) and
-/// send upstream messages on the same connection.
-async fn client(ctx: ClientCtx, _s: WebSocketSettings) -> io::Result<()> {
+/// send upstream messages on the same connection. A connection that ends without a close
+/// frame (a reset, a proxy's cut, a server restart) or goes silent for `client_timeout_s`
+/// is replaced as the reconnect policy says, sending the last id seen when resuming.
+async fn client(ctx: ClientCtx, s: WebSocketSettings) -> io::Result<()> {
+    let mut upstream: Option<Upstream> = None;
+    let mut next_up = None;
+    let mut last_id: Option<u64> = None;
+    let mut again = false;
+    loop {
+        let target = match (again, s.resume, last_id) {
+            (false, _, _) => format!("/events?client={}", ctx.id()),
+            (true, true, Some(last)) => format!("/events?client={}&again=1&last={last}", ctx.id()),
+            (true, _, _) => format!("/events?client={}&again=1", ctx.id()),
+        };
+        let stream = if again {
+            tokio::select! {
+                biased;
+                _ = ctx.closing() => return Ok(()),
+                s = ctx.reconnect() => s?,
+            }
+        } else {
+            ctx.connect().await?
+        };
+        again = true;
+        let ws = tokio::select! {
+            biased;
+            _ = ctx.closing() => return Ok(()),
+            ws = upgrade(&ctx, stream, &target) => ws,
+        };
+        let Ok(mut ws) = ws else {
+            continue; // refused or cut before the 101: try again
+        };
+        if upstream.is_none() {
+            // upstream messages start once the first connection is up
+            upstream = Upstream::of(&ctx);
+            next_up = upstream.as_mut().map(|u| Instant::now() + u.next_gap());
+        }
+        let timeout = s.client_timeout_s.map(ms);
+        let mut heard = Instant::now();
+        loop {
+            let silent_until = timeout.map(|t| heard + t);
+            tokio::select! {
+                biased;
+                msg = ws.next() => {
+                    heard = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(t))) => { last_id = Some(ctx.deliver(t.as_bytes())?); }
+                        Some(Ok(Message::Binary(b))) => { last_id = Some(ctx.deliver(&b)?); }
+                        Some(Ok(Message::Close(_))) => next_up = None, // closing: send nothing more
+                        Some(Ok(_)) => {} // ping (answered by tungstenite), pong
+                        None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))
+                            if ctx.is_closing() => return Ok(()),
+                        // closed without a close frame, reset, or the server's close frame
+                        // before the end of the run: connect again
+                        None | Some(Err(_)) => break,
+                    }
+                }
+                _ = sleep_until_opt(silent_until) => break, // silent too long: take it for dead
+                _ = sleep_until_opt(next_up) => {
+                    if let Some(u) = upstream.as_mut() {
+                        let text = String::from_utf8_lossy(&u.next_message()).into_owned();
+                        match ws.send(Message::text(text)).await {
+                            Ok(()) => next_up = Some(Instant::now() + u.next_gap()),
+                            // the server started closing while we were about to send
+                            Err(WsError::Protocol(_) | WsError::ConnectionClosed | WsError::AlreadyClosed)
+                                if ctx.is_closing() => next_up = None,
+                            Err(_) => {
+                                next_up = Some(Instant::now() + u.next_gap());
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if ctx.is_closing() {
+            return Ok(());
+        }
+    }
+}
+
+/// Send the upgrade request for `target` and read the `101`.
+async fn upgrade(
+    ctx: &ClientCtx,
+    stream: Metered,
+    target: &str,
+) -> io::Result<WebSocketStream<Remask<Metered>>> {
     // seeded frame masks instead of tungstenite's OS-random ones (see remask.rs)
-    let stream = Remask::new(ctx.connect().await?, ctx.rng_for(4));
+    let stream = Remask::new(stream, ctx.rng_for(4));
     let mut key = [0u8; 16];
     ctx.rng().fill_bytes(&mut key);
     let key = base64::engine::general_purpose::STANDARD.encode(key);
-    let target = format!("/events?client={}", ctx.id());
     let extra = [
         ("connection", "Upgrade"),
         ("upgrade", "websocket"),
         ("sec-websocket-version", "13"),
         ("sec-websocket-key", key.as_str()),
     ];
-    let headers = http_heads::request(&ctx.scenario().http.headers, "GET", &target, &extra, None);
+    let headers = http_heads::request(&ctx.scenario().http.headers, "GET", target, &extra, None);
     // tungstenite wants an absolute ws:// URI; it writes only the path on the request line
     let mut req = ::http::Request::get(format!("ws://server{target}"))
         .body(())
         .map_err(io::Error::other)?;
     *req.headers_mut() = headers;
-    let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config()))
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, stream, Some(ws_config()))
         .await
         .map_err(io::Error::other)?;
-    let mut upstream = Upstream::of(&ctx);
-    let mut next_up = upstream.as_mut().map(|u| Instant::now() + u.next_gap());
-    loop {
-        tokio::select! {
-            biased;
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(t))) => { ctx.deliver(t.as_bytes())?; }
-                Some(Ok(Message::Binary(b))) => { ctx.deliver(&b)?; }
-                Some(Ok(Message::Close(_))) => next_up = None, // closing: send nothing more
-                Some(Ok(_)) => {} // ping (answered by tungstenite), pong
-                None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return Ok(()),
-                Some(Err(e)) => return Err(io::Error::other(e)),
-            },
-            _ = sleep_until_opt(next_up) => {
-                if let Some(u) = upstream.as_mut() {
-                    let text = String::from_utf8_lossy(&u.next_message()).into_owned();
-                    match ws.send(Message::text(text)).await {
-                        Ok(()) => next_up = Some(Instant::now() + u.next_gap()),
-                        // the server started closing while we were about to send
-                        Err(WsError::Protocol(_) | WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-                            next_up = None
-                        }
-                        Err(e) => return Err(io::Error::other(e)),
-                    }
-                }
-            }
-        }
-    }
+    Ok(ws)
 }
 
 // ---- closed form ----------------------------------------------------------------------
