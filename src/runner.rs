@@ -188,6 +188,12 @@ pub(crate) fn write_results(
         "model.csv".into(),
         output::csv::render_model(scenario, &predictions)?,
     ));
+    if scenario.has_faults() {
+        csv.push((
+            output::csv::FAULTS_FILE.into(),
+            output::csv::render_faults(scenario)?,
+        ));
+    }
     csv.push((
         CONDITIONS_FILE.into(),
         format!(

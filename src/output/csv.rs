@@ -34,6 +34,8 @@ struct TimeseriesRow<'a> {
     app_bytes_down: u64,
     server_cpu_ms: f64,
     server_memory_bytes: u64,
+    connect_attempts: u64,
+    connected_clients: u64,
 }
 
 impl<'a> TimeseriesRow<'a> {
@@ -51,6 +53,8 @@ impl<'a> TimeseriesRow<'a> {
             app_bytes_down: r.app_bytes_down,
             server_cpu_ms: r.server_cpu_ms,
             server_memory_bytes: r.server_memory_bytes,
+            connect_attempts: r.connect_attempts,
+            connected_clients: r.connected_clients,
         }
     }
 }
@@ -220,4 +224,29 @@ pub fn render(results: &[RunResult]) -> anyhow::Result<Vec<(&'static str, Vec<u8
         (FILES[2], latency),
         (FILES[3], by_type),
     ])
+}
+
+/// The faults of a run, for the recovery chart: written when the scenario has any.
+pub const FAULTS_FILE: &str = "faults.csv";
+
+/// `faults.csv`: one row per timed fault (`[[faults]]`); only the header when the faults are
+/// a proxy or a lossy network, which last the whole run.
+pub fn render_faults(s: &crate::scenario::Scenario) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["fault", "kind", "start_s", "end_s", "clients"])?;
+    for (i, f) in s.faults.iter().enumerate() {
+        let (from, to) = f.window_ms();
+        let share = match f {
+            crate::scenario::Fault::Outage { clients, .. } => *clients,
+            crate::scenario::Fault::ServerRestart { .. } => 1.0,
+        };
+        w.write_record([
+            i.to_string(),
+            f.kind().to_string(),
+            (from as f64 / 1000.0).to_string(),
+            (to as f64 / 1000.0).to_string(),
+            share.to_string(),
+        ])?;
+    }
+    Ok(w.into_inner()?)
 }

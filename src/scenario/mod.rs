@@ -360,6 +360,12 @@ impl Scenario {
         rate * recipients * self.duration_s
     }
 
+    /// Whether anything goes wrong in this run: `[[faults]]`, a `[proxy]` idle timeout or
+    /// `[network] loss`.
+    pub fn has_faults(&self) -> bool {
+        !self.faults.is_empty() || self.proxy.idle_timeout_s.is_some() || self.network.loss > 0.0
+    }
+
     /// The `[id]` table of a strategy (empty if the file has none).
     pub fn strategy_table(&self, id: &str) -> toml::Table {
         self.strategy_tables.get(id).cloned().unwrap_or_default()

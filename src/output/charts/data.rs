@@ -38,6 +38,12 @@ pub struct TimeRow {
     /// Server memory at the end of the second, bytes.
     #[serde(default)]
     pub server_memory_bytes: u64,
+    /// Connection attempts in that second (absent in folders written before faults).
+    #[serde(default)]
+    pub connect_attempts: u64,
+    /// Clients connected at the end of the second.
+    #[serde(default)]
+    pub connected_clients: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +74,25 @@ pub struct ChartData {
     pub window: Option<(f64, f64)>,
     /// The server's cores (`[server] cores`), if it has a limit.
     pub cores: Option<u64>,
+    /// Whether the folder has `faults.csv` (a scenario with faults): the recovery chart.
+    pub has_faults: bool,
+    /// The timed faults of `faults.csv`, shaded on the recovery chart.
+    pub faults: Vec<FaultWindow>,
+}
+
+/// A row of `faults.csv`: one timed fault.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FaultWindow {
+    /// Its position in the scenario's `[[faults]]`.
+    pub fault: u64,
+    /// `server-restart` or `outage`.
+    pub kind: String,
+    /// When it starts, s.
+    pub start_s: f64,
+    /// When it ends, s.
+    pub end_s: f64,
+    /// The share of clients it hits.
+    pub clients: f64,
 }
 
 /// The predictions of `model.csv` the charts draw.
@@ -159,11 +184,32 @@ impl ChartData {
             }
         }
         let cores = summary.iter().map(|r| r.server_cores).find(|&k| k > 0);
+        let faults_file = dir.join(crate::output::csv::FAULTS_FILE);
+        let has_faults = faults_file.exists();
+        let faults = if has_faults {
+            let rows: Vec<FaultWindow> = crate::output::read::rows(&faults_file)?;
+            for r in &rows {
+                if !(r.start_s.is_finite() && r.end_s.is_finite() && r.start_s <= r.end_s) {
+                    bail!(
+                        "{}: fault {} has the window {}–{} s; a start before its end is needed",
+                        faults_file.display(),
+                        r.fault,
+                        r.start_s,
+                        r.end_s
+                    );
+                }
+            }
+            rows
+        } else {
+            Vec::new()
+        };
         Ok(ChartData {
             looks: looks.clone(),
             name: name.to_string(),
             conditions: conditions.to_string(),
             cores,
+            has_faults,
+            faults,
             summary,
             series,
             latency,

@@ -6,6 +6,7 @@
 //! | `latency` | delivery-latency CDF per strategy (log axis, p50/p99 marked) and p50/p95/p99 bars |
 //! | `traffic` | upload and download bytes/s over time, and bytes per event split into payload and overhead |
 //! | `overview` | a 2×2 dashboard of the above: the one picture for a slide |
+//! | `recovery` | with faults only: connected clients and connection attempts per second (fault windows shaded), events lost and time to reconnect |
 //!
 //! Everything is drawn from [`ChartData`], which is read from the CSV files, so
 //! `realtime-lab chart DIR` redraws a run without simulating it. The font (DejaVu Sans) is
@@ -20,6 +21,7 @@ mod latency;
 mod layout;
 mod load;
 mod overview;
+mod recovery;
 pub mod sequence;
 pub mod sweep;
 mod traffic;
@@ -50,6 +52,7 @@ where
         "latency" => latency::draw(root, data),
         "traffic" => traffic::draw(root, data),
         "overview" => overview::draw(root, data),
+        "recovery" => recovery::draw(root, data),
         other => anyhow::bail!("unknown chart {other}"),
     }?;
     root.present().map_err(draw::err)?;
@@ -109,7 +112,8 @@ pub fn render_sequences(
 /// Draw every chart of `data`, in memory: `(<stem>.svg or <stem>.png, bytes)`.
 pub fn render_all(data: &ChartData) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    for stem in CHARTS {
+    let recovery = data.has_faults.then_some("recovery");
+    for stem in CHARTS.into_iter().chain(recovery) {
         let svg = render_svg(stem, data).with_context(|| format!("drawing {stem}.svg"))?;
         let png = render_png(stem, data).with_context(|| format!("drawing {stem}.png"))?;
         out.push((format!("{stem}.svg"), svg.into_bytes()));

@@ -1,0 +1,147 @@
+//! `recovery`: what faults do (drawn when the folder has `faults.csv`): connected clients and
+//! connection attempts per second over time, each fault's window shaded, then the events
+//! each strategy lost and how long its clients took to be connected again.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::draw::{self, err, font};
+use super::{Area, ChartData};
+
+/// The shade of a fault's window.
+const SHADE: RGBColor = RGBColor(255, 214, 214);
+
+pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow::Result<()> {
+    let body = draw::titled(root, &format!("Faults and recovery — {}", data.name), data)?;
+    let body = draw::legend(&body, data)?;
+    let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 * 55 / 100);
+    let (top_left, top_right) = top.split_horizontally(top.dim_in_pixel().0 / 2);
+    let connected = draw::time_series(data, |r| r.connected_clients as f64);
+    shaded_panel(
+        &top_left,
+        data,
+        "Connected clients (shaded: faults)",
+        "clients",
+        &connected,
+    )?;
+    let attempts = draw::time_series(data, |r| r.connect_attempts as f64);
+    shaded_panel(
+        &top_right,
+        data,
+        "Connection attempts per second",
+        "attempts/s",
+        &attempts,
+    )?;
+    let (bottom_left, bottom_right) = bottom.split_horizontally(bottom.dim_in_pixel().0 / 2);
+    bars(
+        &bottom_left,
+        data,
+        "Events lost",
+        "events lost",
+        &|r| r.events_lost as f64,
+        &|r| {
+            let share = if r.events_generated == 0 {
+                0.0
+            } else {
+                100.0 * r.events_lost as f64 / r.events_generated as f64
+            };
+            format!("{} ({share:.1} %)", draw::fmt_count(&(r.events_lost as f64)))
+        },
+    )?;
+    if data.faults.is_empty() {
+        // a proxy or a lossy link acts all run long: no fault to recover from, only cuts
+        return bars(
+            &bottom_right,
+            data,
+            "Disconnects (connections that broke)",
+            "disconnects",
+            &|r| r.disconnects as f64,
+            &|r| draw::fmt_count(&(r.disconnects as f64)),
+        );
+    }
+    bars(
+        &bottom_right,
+        data,
+        "Recovery: after each fault, until 99 % reconnected",
+        "seconds (worst fault)",
+        &|r| r.recovery_s.max(0.0),
+        &|r| {
+            if r.recovery_s < 0.0 {
+                "never".to_string()
+            } else {
+                format!("{} s", draw::fmt_small(r.recovery_s))
+            }
+        },
+    )
+}
+
+/// A time panel whose fault windows are shaded under the lines.
+fn shaded_panel<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    caption: &str,
+    y_desc: &str,
+    lines: &[(String, Vec<(f64, f64)>)],
+) -> anyhow::Result<()> {
+    let (from, to) = draw::time_range(data);
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .fold(0.0, f64::max);
+    let y = draw::y_range(y_max, 1.0);
+    let mut chart = draw::frame(area, caption, from..to, y.clone())?;
+    for w in &data.faults {
+        let (a, b) = (w.start_s.max(from), w.end_s.min(to));
+        if b > a {
+            chart
+                .draw_series([Rectangle::new([(a, y.start), (b, y.end)], SHADE.filled())])
+                .map_err(err)?;
+        }
+    }
+    draw::mesh(
+        &mut chart,
+        draw::TIME_AXIS,
+        y_desc,
+        &draw::fmt_seconds,
+        &draw::fmt_count,
+    )?;
+    for (i, (id, pts)) in lines.iter().enumerate() {
+        draw::series(&mut chart, pts.clone(), data.looks.get(id, i), 3)?;
+    }
+    draw::label_lines(&mut chart, lines, &data.looks)
+}
+
+/// One bar per strategy, its value written on top.
+fn bars<DB: DrawingBackend>(
+    area: &Area<'_, DB>,
+    data: &ChartData,
+    caption: &str,
+    y_desc: &str,
+    value: &dyn Fn(&crate::metrics::SummaryRow) -> f64,
+    label: &dyn Fn(&crate::metrics::SummaryRow) -> String,
+) -> anyhow::Result<()> {
+    let n = data.summary.len() as f64;
+    let top = data.summary.iter().map(value).fold(0.0, f64::max);
+    let y_top = if top > 0.0 { top * 1.25 } else { 1.0 };
+    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..y_top)?;
+    let fmt = |v: &f64| draw::fmt_small(*v);
+    draw::bar_mesh(area, &mut chart, data, y_desc, &fmt)?;
+    for (i, row) in data.summary.iter().enumerate() {
+        let c = data.looks.get(&row.strategy, i).color;
+        let v = value(row);
+        let (x0, x1) = (i as f64 + 0.2, i as f64 + 0.8);
+        chart
+            .draw_series([Rectangle::new([(x0, 0.0), (x1, v)], c.filled())])
+            .map_err(err)?;
+        let style = font(draw::TICKS).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let style = if row.events_lost > 0 && caption == "Events lost" {
+            style.color(&draw::LOSS)
+        } else {
+            style
+        };
+        chart
+            .draw_series([Text::new(label(row), (i as f64 + 0.5, v), style)])
+            .map_err(err)?;
+    }
+    Ok(())
+}
