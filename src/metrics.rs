@@ -123,6 +123,7 @@ pub struct Recorder {
     /// Clients with more live than dead connections.
     connected: u64,
     closing: bool,
+    ended_ms: u64,
     disconnects: u64,
     connect_failures: u64,
     proxy_cuts: u64,
@@ -177,6 +178,7 @@ impl Recorder {
             dead: vec![0; clients],
             connected: 0,
             closing: false,
+            ended_ms: 0,
             disconnects: 0,
             connect_failures: 0,
             proxy_cuts: 0,
@@ -274,14 +276,26 @@ impl Recorder {
     /// A client learnt that one of its connections is over (an end of stream, a reset, a
     /// proxy's cut, or it dropped it): a disconnect unless the run is closing; if the server
     /// end had gone at `server_gone_at`, the client spent the time since on a dead connection.
-    pub(crate) fn connection_lost(&mut self, client: usize, server_gone_at: Option<u64>, _cut: bool) {
-        let t = now_ms();
+    pub(crate) fn connection_lost(
+        &mut self,
+        client: usize,
+        server_gone_at: Option<u64>,
+        counted: bool,
+    ) {
+        // after the simulation is dropped (a client that never noticed), the run's end
+        let t = if crate::sim::in_simulation() {
+            now_ms()
+        } else {
+            self.ended_ms
+        };
         match server_gone_at {
-            None => self.client_dead(client, 1),
+            None if counted => self.client_dead(client, 1),
+            None => {}
             Some(gone) => {
-                if !self.closing && self.in_window(t) {
-                    self.stale_ms += t.saturating_sub(gone);
-                }
+                // the part of the dead time inside the window (a client that never noticed
+                // counts until the end of the run)
+                let (from, to) = (gone.max(self.window.0), t.min(self.window.1));
+                self.stale_ms += to.saturating_sub(from);
             }
         }
         if !self.closing && self.in_window(t) {
@@ -301,6 +315,11 @@ impl Recorder {
         if self.in_window(now_ms()) {
             self.connect_failures += 1;
         }
+    }
+
+    /// The simulation ends at `t`: connections still open are dropped after it.
+    pub(crate) fn ended(&mut self, t: u64) {
+        self.ended_ms = t;
     }
 
     /// The run is closing: connections ending from now on are not disconnects.

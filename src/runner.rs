@@ -147,12 +147,25 @@ pub(crate) fn conditions(s: &Scenario) -> String {
             response_bytes,
         } => format!("{request_bytes}/{response_bytes} B heads"),
     };
-    format!(
+    let mut text = format!(
         "{} clients · {events} · {} B payload · {latency} · {headers} · seed {}",
         output::table::thousands(s.clients.count),
         s.events.payload_bytes,
         s.seed
-    )
+    );
+    // what goes wrong, and how clients answer it
+    if s.network.loss > 0.0 {
+        text.push_str(&format!(" · {} % loss", s.network.loss * 100.0));
+    }
+    if let Some(t) = s.proxy.idle_timeout_s {
+        text.push_str(&format!(" · proxy idle {t} s"));
+    }
+    if s.has_faults() || s.reconnect.is_some() {
+        if let Some(p) = &s.reconnect {
+            text.push_str(&format!(" · reconnect: {}", p.describe()));
+        }
+    }
+    text
 }
 
 /// File holding [`conditions`], read back by `realtime-lab chart`.

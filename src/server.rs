@@ -258,9 +258,11 @@ impl ServerModel {
         let full = self
             .max_connections
             .is_some_and(|m| open + self.reserved >= m)
+            // admitted connections on their way count too: they will be in the queue when
+            // their SYN arrives (else a herd admitted in one tick would all get in)
             || self
                 .accept_backlog
-                .is_some_and(|b| self.accepting.len() as u64 >= b);
+                .is_some_and(|b| self.accepting.len() as u64 + self.reserved >= b);
         if full {
             if self.in_window(now_ms) {
                 self.refused += 1;

@@ -418,6 +418,18 @@ fn run_sweep(
     let extra = [(crate::sweep::SHARD_FILE.to_string(), info.render())];
     let files = crate::runner::write_sweep(&dir, &s.name, csv, &extra, &lab.looks())
         .map_err(Failure::Run)?;
+    // with faults, each point's own charts (recovery over time) are what the sweep is for
+    let mut point_dirs = Vec::new();
+    if s.has_faults() {
+        for (point, results) in &outcome.points {
+            let mut ps = point.scenario.clone();
+            ps.name = format!("{}-point-{}", s.name, point.index);
+            let written = lab
+                .write(&ps, &args.out, results.clone())
+                .map_err(Failure::Run)?;
+            point_dirs.push((point.label(&plan.keys), written.dir));
+        }
+    }
     let shard = args
         .shard
         .map(|sh| format!(" (shard {}/{})", sh.index, sh.count))
@@ -449,5 +461,8 @@ fn run_sweep(
         dir.join("sweep.csv").display(),
         files.len()
     );
+    for (label, d) in point_dirs {
+        println!("wrote {} ({label})", d.display());
+    }
     Ok(())
 }

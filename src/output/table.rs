@@ -180,7 +180,7 @@ fn saturation_note(r: &SummaryRow) -> String {
     }
     if r.connections_refused > 0 {
         out.push_str(&format!(
-            "⚠ {}: {} connection attempts refused (max_connections / accept_backlog); refused clients retry every second\n",
+            "⚠ {}: {} connection attempts refused (max_connections / accept_backlog); refused clients retry as their reconnect policy says\n",
             r.strategy,
             thousands(r.connections_refused)
         ));

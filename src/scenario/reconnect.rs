@@ -136,6 +136,42 @@ impl Reconnect {
         })
     }
 
+    /// A short description for chart titles (`immediate`, `full jitter 1–30 s`).
+    pub fn describe(&self) -> String {
+        let secs = |ms: u64| {
+            if ms % 1000 == 0 {
+                format!("{} s", ms / 1000)
+            } else {
+                format!("{ms} ms")
+            }
+        };
+        match *self {
+            Reconnect::Fixed { ms: 0 } => "immediate".into(),
+            Reconnect::Fixed { ms } => format!("every {}", secs(ms)),
+            Reconnect::EventSource { ms } => format!("EventSource {}", secs(ms)),
+            Reconnect::SocketIo => "Socket.IO".into(),
+            Reconnect::SignalR => "SignalR".into(),
+            Reconnect::Centrifugo => "Centrifugo".into(),
+            Reconnect::Custom {
+                initial_ms: 0, ..
+            } => "immediate".into(),
+            Reconnect::Custom {
+                initial_ms,
+                max_ms,
+                multiplier,
+                jitter,
+            } => {
+                let j = match jitter {
+                    Jitter::None => "no jitter",
+                    Jitter::Full => "full jitter",
+                    Jitter::Equal => "equal jitter",
+                    Jitter::Decorrelated => "decorrelated jitter",
+                };
+                format!("{j}, {} ×{multiplier} up to {}", secs(initial_ms), secs(max_ms))
+            }
+        }
+    }
+
     /// Parse `[reconnect] policy`: a preset name or a table; the error is the message.
     pub(crate) fn parse(value: &toml::Value) -> Result<Reconnect, String> {
         match value {

@@ -202,6 +202,11 @@ impl Fault {
 pub struct Proxy {
     /// Close a connection with no bytes either way for this long (a held request gets `504`).
     pub idle_timeout_s: Option<f64>,
+    /// Forget the connection without telling either end, as a NAT or a stateful firewall
+    /// does: later segments are dropped, so each end waits until its own liveness check
+    /// (a ping, a read timeout) gives up — a half-open connection.
+    #[serde(default)]
+    pub silent: bool,
 }
 
 /// `[http]`

@@ -56,6 +56,8 @@ pub(crate) struct Faults {
     pub restarts: Vec<(u64, u64)>,
     pub outages: Vec<Outage>,
     pub idle_ms: Option<u64>,
+    /// The idle cut is silent (a NAT forgetting the connection).
+    pub silent: bool,
     pub loss: f64,
     pub rto_ms: u64,
     pub durable: bool,
@@ -96,6 +98,7 @@ impl Faults {
                 .proxy
                 .idle_timeout_s
                 .map(|t| (t * 1000.0).round() as u64),
+            silent: s.proxy.silent,
             loss: s.network.loss,
             rto_ms: s.network.rto_ms,
             durable: s.server.durable,
@@ -133,8 +136,10 @@ impl Faults {
             client,
             last_activity: Cell::new(now),
             proxy_cut: Cell::new(false),
+            silent_since: Cell::new(None),
             server_gone_at: Cell::new(None),
             client_gone: Cell::new(false),
+            counted: Cell::new(false),
             upgraded: Cell::new(false),
             awaiting_answer: Cell::new(false),
             wakers: RefCell::new([None, None]),
@@ -203,10 +208,15 @@ pub(crate) struct Link {
     pub last_activity: Cell<u64>,
     /// The proxy cut the connection.
     pub proxy_cut: Cell<bool>,
+    /// When a silent cut (a NAT forgetting it) made the connection dead, if one did.
+    pub silent_since: Cell<Option<u64>>,
     /// When the server end went away (crash, close, drop), if it has.
     pub server_gone_at: Cell<Option<u64>>,
     /// The client end has noticed the connection is over (or dropped it).
     pub client_gone: Cell<bool>,
+    /// The server has accepted it (its accept work done): from then on the client counts as
+    /// connected through it, until either end is gone.
+    pub counted: Cell<bool>,
     /// The server answered `101 Switching Protocols`: no longer an HTTP exchange.
     pub upgraded: Cell<bool>,
     /// The client wrote last: a request is waiting for its answer.
@@ -227,9 +237,14 @@ impl Link {
         }
     }
 
-    /// The proxy cuts the connection: both ends learn it.
-    pub(crate) fn cut(&self) {
+    /// The proxy cuts the connection: both ends learn it (unless the cut is silent).
+    pub(crate) fn cut(&self, now: u64, silent: bool) {
         self.proxy_cut.set(true);
+        if silent {
+            // neither end is told; for the client it is dead from now on
+            self.silent_since.set(Some(now));
+            return;
+        }
         for w in self.wakers.borrow_mut().iter_mut() {
             if let Some(w) = w.take() {
                 w.wake();
@@ -258,6 +273,7 @@ mod tests {
             restarts: vec![],
             outages: vec![],
             idle_ms: None,
+            silent: false,
             loss: 0.1,
             rto_ms: 200,
             durable: false,

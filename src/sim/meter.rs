@@ -117,7 +117,7 @@ enum Slot {
     On(u32),
 }
 
-fn in_simulation() -> bool {
+pub(crate) fn in_simulation() -> bool {
     turmoil::sim_elapsed().is_some()
 }
 
@@ -133,7 +133,6 @@ impl Metered {
         let trace = {
             let mut r = rec.borrow_mut();
             r.connection_opened();
-            r.client_live(client, 1);
             wire::handshake(now_ms(), &mut r);
             match (r.tracer(), inner.local_addr()) {
                 (Some(t), Ok(addr)) if t.traces(client) => Slot::On(t.open(addr, true, started_ms)),
@@ -242,14 +241,36 @@ impl Metered {
 
     /// The client end of a connection under `faults`: registers the link both ends share.
     pub(crate) fn client_faults(mut self, faults: Option<&Rc<Faults>>) -> Metered {
-        if let (Some(f), Some(client), Ok(local)) = (faults, self.live_for, self.inner.local_addr())
-        {
-            let mut end = FaultEnd::new(f.clone(), 0);
-            end.link = Some(f.open_link(client, local, now_ms()));
-            end.local = Some(local);
-            self.fault = Some(Box::new(end));
+        let Some(client) = self.live_for else {
+            return self;
+        };
+        match (faults, self.inner.local_addr()) {
+            (Some(f), Ok(local)) => {
+                // connected once the server has accepted it (see `accepted_link`)
+                let mut end = FaultEnd::new(f.clone(), 0);
+                end.link = Some(f.open_link(client, local, now_ms()));
+                end.local = Some(local);
+                self.fault = Some(Box::new(end));
+            }
+            _ => self.rec.borrow_mut().client_live(client, 1),
         }
         self
+    }
+
+    /// At the server end, once the accept work is done and the link found: the client is
+    /// connected through it.
+    fn accepted_link(&mut self) {
+        let Some(fe) = self.fault.as_mut() else {
+            return;
+        };
+        if fe.side != 1 {
+            return;
+        }
+        if let Some(link) = fe.link() {
+            if !link.counted.replace(true) && !link.client_gone.get() {
+                self.rec.borrow_mut().client_live(link.client, 1);
+            }
+        }
     }
 
     /// The server end of a connection under `faults`: finds its link by the peer address.
@@ -274,7 +295,12 @@ impl Metered {
         if let Some(link) = fe.link.clone() {
             let mut rec = self.rec.borrow_mut();
             if !link.client_gone.replace(true) {
-                rec.connection_lost(link.client, link.server_gone_at.get(), link.proxy_cut.get());
+                // dead since the server end went, or since a NAT silently forgot it
+                let dead_since = match (link.server_gone_at.get(), link.silent_since.get()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                rec.connection_lost(link.client, dead_since, link.counted.get());
             }
         }
     }
@@ -288,9 +314,14 @@ impl Metered {
     ) -> Poll<io::Result<()>> {
         loop {
             let now = now_ms();
+            self.accepted_link();
             let fe = self.fault.as_mut().expect("faulty path");
             let link = fe.link();
             if let Some(link) = &link {
+                if link.silent_since.get().is_some() {
+                    // nothing gets through any more, not even an end of stream
+                    return self.read_void(cx);
+                }
                 if link.proxy_cut.get() {
                     return self.read_cut(buf);
                 }
@@ -314,8 +345,15 @@ impl Metered {
             if let (Some(idle), Some(link)) = (fe.faults.idle_ms, &link) {
                 let deadline = link.last_activity.get() + idle;
                 if now >= deadline {
-                    link.cut();
-                    self.rec.borrow_mut().proxy_cut();
+                    let silent = fe.faults.silent;
+                    link.cut(now, silent);
+                    let mut rec = self.rec.borrow_mut();
+                    rec.proxy_cut();
+                    if silent && link.counted.get() && !link.client_gone.get() {
+                        // the client still thinks it is connected: it is not
+                        rec.client_dead(link.client, 1);
+                    }
+                    drop(rec);
                     continue;
                 }
                 link.wakers.borrow_mut()[fe.side] = Some(cx.waker().clone());
@@ -379,6 +417,20 @@ impl Metered {
                 Some(k) => Err(io::Error::from(k)),
             }),
             _ => Poll::Pending,
+        }
+    }
+
+    /// Read from a connection a NAT forgot: whatever the other end sends is dropped on the
+    /// way, so nothing ever arrives (the bytes are read and thrown away).
+    fn read_void(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let mut tmp = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut tmp);
+            match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => continue,
+                Poll::Ready(_) => return Poll::Pending, // its end, too, is lost
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 
@@ -455,7 +507,7 @@ impl Metered {
     fn write_fault(&mut self) -> Option<io::Error> {
         let fe = self.fault.as_mut()?;
         let link = fe.link()?;
-        if link.proxy_cut.get() {
+        if link.proxy_cut.get() && link.silent_since.get().is_none() {
             self.learnt_over();
             return Some(io::Error::from(io::ErrorKind::BrokenPipe));
         }
@@ -496,16 +548,23 @@ impl Drop for Metered {
             rec.open_connections(-1);
         }
         if let Some(client) = self.live_for {
-            rec.client_live(client, -1);
-            if self.fault.as_ref().is_some_and(|f| f.link.is_some()) {
-                rec.client_dead(client, -1); // learnt_over counted it dead, once
+            match self.fault.as_ref().and_then(|f| f.link.as_ref()) {
+                // under faults a connection counts once the server accepted it; learnt_over
+                // has counted it dead since
+                Some(link) if link.counted.get() => {
+                    rec.client_live(client, -1);
+                    rec.client_dead(client, -1);
+                }
+                Some(_) => {}
+                None => rec.client_live(client, -1),
             }
         }
         if let Some(fe) = self.fault.as_mut() {
             if let Some(link) = fe.link() {
                 if fe.side == 1 && link.server_gone_at.get().is_none() {
                     link.server_gone_at.set(Some(now_ms()));
-                    if !link.client_gone.get() {
+                    let counted_dead = link.silent_since.get().is_some();
+                    if link.counted.get() && !link.client_gone.get() && !counted_dead {
                         rec.client_dead(link.client, 1); // connected through a dead connection
                     }
                 }

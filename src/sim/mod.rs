@@ -33,6 +33,7 @@ pub use ctx::{
     WorkDone, REFUSED_RETRY,
 };
 pub use feed::{Event, Feed};
+pub(crate) use meter::in_simulation;
 pub use meter::{Listener, Metered};
 pub use settings::{check_seconds, Settings, SettingsError};
 pub use strategy::{LocalBoxFuture, Strategy, StrategyResult};
@@ -303,6 +304,7 @@ fn run_inner(
     if now % 1000 != 0 {
         rec.borrow_mut().end_second(now / 1000);
     }
+    rec.borrow_mut().ended(now);
     drop(sim);
     let rec = rec.borrow();
     if let Some(failure) = rec.first_client_failure() {

@@ -52,6 +52,10 @@ pub struct LongPollingSettings {
     /// Longest time the server holds a request before answering `204`.
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
+    /// If set, a client whose poll has no answer after this long takes the connection for
+    /// dead and reconnects (it must exceed `timeout_s` plus a round trip). `fetch` has no
+    /// such timeout by default.
+    pub client_timeout_s: Option<f64>,
 }
 
 fn default_timeout() -> f64 {
@@ -75,9 +79,23 @@ impl Strategy for LongPolling {
         "server holds each GET until an event (200) or timeout (204); the client re-requests at once"
     }
 
-    fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
+    fn check(&self, settings: &Settings, scenario: &Scenario) -> Result<(), SettingsError> {
         let s: LongPollingSettings = settings.parse()?;
-        check_seconds("timeout_s", s.timeout_s, 0.001, 3600.0)
+        check_seconds("timeout_s", s.timeout_s, 0.001, 3600.0)?;
+        if let Some(t) = s.client_timeout_s {
+            check_seconds("client_timeout_s", t, 0.001, 3600.0)?;
+            let least = s.timeout_s + 2.0 * scenario.network.latency_ms.max_ms as f64 / 1000.0;
+            if t <= least {
+                return Err(SettingsError {
+                    field: "client_timeout_s".into(),
+                    message: format!(
+                        "{t} s is not longer than the hold ({} s) plus a round trip: every quiet poll would be abandoned just before its 204; use more than {least} s",
+                        s.timeout_s
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn longest_period(&self, settings: &Settings) -> Duration {
@@ -104,7 +122,11 @@ impl Strategy for LongPolling {
 
     fn client(&self, ctx: ClientCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
-            let poller = Poller::connect(ctx).await?;
+            let s: LongPollingSettings = ctx.settings().parse().map_err(|e| e.message)?;
+            let timeout = s
+                .client_timeout_s
+                .map(|t| Duration::from_millis((t * 1000.0).round() as u64));
+            let poller = Poller::connect(ctx).await?.with_timeout(timeout);
             poller.run_until_closing(|| None).await?;
             Ok(())
         })

@@ -80,13 +80,27 @@ pub struct Poller {
     ctx: ClientCtx,
     conn: Conn,
     last: u64,
+    /// Give up on a poll unanswered for this long and reconnect (a client-side timeout).
+    timeout: Option<std::time::Duration>,
 }
 
 impl Poller {
     /// Connect and get ready to poll.
     pub async fn connect(ctx: ClientCtx) -> io::Result<Poller> {
         let conn = Conn::connect(&ctx).await?;
-        Ok(Poller { ctx, conn, last: 0 })
+        Ok(Poller {
+            ctx,
+            conn,
+            last: 0,
+            timeout: None,
+        })
+    }
+
+    /// Give up on a poll unanswered after `timeout` (the connection is taken for dead and
+    /// replaced).
+    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> Poller {
+        self.timeout = timeout;
+        self
     }
 
     /// Send one poll and hand every event in the answer to the recorder; returns how many.
@@ -142,10 +156,18 @@ impl Poller {
                     _ = sleep => {}
                 }
             }
+            let timeout = self.timeout;
             let result = tokio::select! {
                 biased;
                 _ = ctx.closing() => return Ok(()),
-                r = self.poll() => r,
+                r = async {
+                    match timeout {
+                        None => self.poll().await,
+                        Some(t) => tokio::time::timeout(t, self.poll())
+                            .await
+                            .unwrap_or_else(|_| Err(io::Error::from(io::ErrorKind::TimedOut))),
+                    }
+                } => r,
             };
             match result {
                 Ok(_) => {}

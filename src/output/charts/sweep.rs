@@ -28,6 +28,16 @@ pub const CAPACITY: [(&str, &str); 2] = [
     ("server_memory_peak_bytes", "server memory (peak, bytes)"),
 ];
 
+/// What faults do, drawn when the sweep's runs had disconnects (a scenario with faults).
+pub const FAULTS: [(&str, &str); 3] = [
+    ("events_lost", "events lost"),
+    (
+        "connect_attempts_peak_per_s",
+        "connection attempts (peak per second)",
+    ),
+    ("recovery_s", "recovery after a fault (s, 99 % reconnected)"),
+];
+
 /// The name a reader understands for a swept key (`clients.count` → `clients`,
 /// `long-polling.timeout_s` → `long-polling timeout (s)`).
 pub fn human_key(key: &str) -> String {
@@ -39,6 +49,9 @@ pub fn human_key(key: &str) -> String {
         "events.payload_bytes" => return "payload (bytes)".into(),
         "network.latency_ms" => return "one-way latency (ms)".into(),
         "duration_s" => return "duration (s)".into(),
+        "reconnect.policy.initial_ms" => {
+            return "reconnect backoff base (ms; 0 = immediate)".into()
+        }
         _ => {}
     }
     let (head, last) = key.rsplit_once('.').unwrap_or(("", key));
@@ -123,11 +136,12 @@ impl SweepData {
                 metrics.insert(m.to_string(), num(col)?);
             }
             let capacity = CAPACITY.iter().map(|c| c.0).chain(["server_cores"]);
+            let faults = FAULTS.iter().map(|c| c.0).chain(["disconnects"]);
             for m in PRIVACY
                 .iter()
                 .copied()
-                .chain(["events_lost"])
                 .chain(capacity)
+                .chain(faults)
             {
                 if let Some(col) = header.iter().position(|h| h == m) {
                     metrics.insert(m.to_string(), num(col)?);
@@ -181,7 +195,13 @@ pub fn render_all(data: &SweepData, title: &str) -> anyhow::Result<Vec<(String, 
         let capacity = CAPACITY
             .into_iter()
             .filter(|(m, _)| rows.iter().all(|r| r.metrics.contains_key(*m)));
-        for (metric, label) in METRICS.into_iter().chain(capacity) {
+        let faulty = rows
+            .iter()
+            .any(|r| r.metrics.get("disconnects").is_some_and(|&d| d > 0.0));
+        let faults = FAULTS
+            .into_iter()
+            .filter(|(m, _)| faulty && rows.iter().all(|r| r.metrics.contains_key(*m)));
+        for (metric, label) in METRICS.into_iter().chain(capacity).chain(faults) {
             let stem = format!("sweep_{metric}{suffix}");
             files.extend(save(
                 &stem,
