@@ -201,7 +201,9 @@ pub(crate) fn write_results(
         "model.csv".into(),
         output::csv::render_model(scenario, &predictions)?,
     ));
-    if scenario.has_faults() {
+    // the recovery chart: for faults that come and go, and for a proxy that cuts (a lossy
+    // link shows in the latency chart)
+    if !scenario.faults.is_empty() || scenario.proxy.idle_timeout_s.is_some() {
         csv.push((
             output::csv::FAULTS_FILE.into(),
             output::csv::render_faults(scenario)?,

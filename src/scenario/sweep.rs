@@ -1,5 +1,5 @@
-//! Parameter sweeps: `[sweep]` lists values for any numeric key by its dotted path, and the
-//! product of the lists is run.
+//! Parameter sweeps: `[sweep]` lists values for any numeric key (or on/off switch, as
+//! `[false, true]`) by its dotted path, and the product of the lists is run.
 //!
 //! ```toml
 //! [sweep]
@@ -50,9 +50,9 @@ pub fn numbers(value: &toml::Value) -> Result<Vec<toml::Value>, String> {
         .filter(|a| !a.is_empty())
         .ok_or("give a non-empty list of numbers, e.g. [1, 10, 100]")?;
     for v in list {
-        if !(v.is_integer() || v.as_float().is_some_and(f64::is_finite)) {
+        if !(v.is_integer() || v.as_float().is_some_and(f64::is_finite) || v.is_bool()) {
             return Err(format!(
-                "{} is not a finite number; a sweep varies numeric keys",
+                "{} is not a finite number; a sweep varies numeric keys (and on/off switches: [false, true])",
                 super::types::escape(&v.to_string())
             ));
         }
@@ -60,9 +60,10 @@ pub fn numbers(value: &toml::Value) -> Result<Vec<toml::Value>, String> {
     Ok(list.clone())
 }
 
-/// As an f64 (sweep values are numbers).
+/// As an f64 (sweep values are numbers; a switch is 0 or 1).
 pub fn as_f64(v: &toml::Value) -> f64 {
     v.as_float()
         .or_else(|| v.as_integer().map(|i| i as f64))
+        .or_else(|| v.as_bool().map(|b| if b { 1.0 } else { 0.0 }))
         .unwrap_or(f64::NAN)
 }

@@ -17,13 +17,12 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 * 55 / 100);
     let (top_left, top_right) = top.split_horizontally(top.dim_in_pixel().0 / 2);
     let connected = draw::time_series(data, |r| r.connected_clients as f64);
-    shaded_panel(
-        &top_left,
-        data,
-        "Connected clients (shaded: faults)",
-        "clients",
-        &connected,
-    )?;
+    let caption = if data.faults.is_empty() {
+        "Connected clients (a dead connection does not count)"
+    } else {
+        "Connected clients (shaded: faults)"
+    };
+    shaded_panel(&top_left, data, caption, "clients", &connected)?;
     let attempts = draw::time_series(data, |r| r.connect_attempts as f64);
     shaded_panel(
         &top_right,
@@ -48,6 +47,18 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
             format!("{} ({share:.1} %)", draw::fmt_count(&(r.events_lost as f64)))
         },
     )?;
+    if data.faults.is_empty() && data.summary.iter().any(|r| r.stale_s > 0.0) {
+        // a silent cut: nobody is told, so nobody reconnects — the cost is the time clients
+        // spend on connections that are already dead
+        return bars(
+            &bottom_right,
+            data,
+            "Client time on dead connections",
+            "client-hours",
+            &|r| r.stale_s / 3600.0,
+            &|r| format!("{} h", draw::fmt_small(r.stale_s / 3600.0)),
+        );
+    }
     if data.faults.is_empty() {
         // a proxy or a lossy link acts all run long: no fault to recover from, only cuts
         return bars(
