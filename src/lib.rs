@@ -126,6 +126,7 @@ pub mod notebook;
 mod output;
 mod progress;
 pub mod protocol;
+pub mod resilience;
 mod runner;
 pub mod scenario;
 mod server;

@@ -118,6 +118,13 @@ pub struct Prediction {
     /// ([`crate::capacity::predict`]); `None`: no prediction of CPU and memory.
     #[serde(skip)]
     pub load: Option<crate::capacity::Load>,
+    /// Events lost to the scenario's faults (`Some(0.0)` where nothing should be lost;
+    /// `None` where theory has no closed form for them).
+    pub events_lost: Option<f64>,
+    /// The busiest second's connection attempts while a restarted server is down, as a
+    /// `(low, high)` range ([`crate::resilience::attempts_peak`]).
+    #[serde(skip)]
+    pub attempts_peak_per_s: Option<(f64, f64)>,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -230,6 +237,8 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         p50_density: density_at(&one_way, 0.5),
         cycle_cv: None,
         load: None,
+        events_lost: None,
+        attempts_peak_per_s: None,
     }
 }
 

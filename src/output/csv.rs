@@ -141,7 +141,11 @@ pub fn render_model(
             duration_s: window,
             events_generated: r3(Some(events)),
             events_delivered: r3(Some(events)),
-            events_lost: Some(0.0),
+            events_lost: if scenario.has_faults() {
+                r3(p.events_lost)
+            } else {
+                Some(0.0)
+            },
             duplicates: Some(0.0),
             requests: r3(requests),
             requests_per_s: r3(requests_per_s),

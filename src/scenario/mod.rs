@@ -26,9 +26,9 @@ pub use de::{HeaderProfile, Latency};
 pub(crate) use locate::line_of;
 pub(crate) use types::{escape, shown, SCENARIO_FIELDS, SCENARIO_TABLES};
 pub use types::{
-    Clients, Costs, Events, Fanout, Fault, Http, MemoryCosts, Network, Privacy, Proxy, Scenario, ScenarioError,
-    Server, Simulation, Source, StoreAddresses, Upstream, MAX_CLIENTS, MAX_DELIVERIES,
-    MAX_DURATION_S, MAX_PAYLOAD_BYTES,
+    Clients, Costs, Events, Fanout, Fault, Http, MemoryCosts, Network, Privacy, Proxy, Scenario,
+    ScenarioError, Server, Simulation, Source, StoreAddresses, Upstream, MAX_CLIENTS,
+    MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
 pub(crate) use validate::whole_ms;
 

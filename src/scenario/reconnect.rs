@@ -152,9 +152,7 @@ impl Reconnect {
             Reconnect::SocketIo => "Socket.IO".into(),
             Reconnect::SignalR => "SignalR".into(),
             Reconnect::Centrifugo => "Centrifugo".into(),
-            Reconnect::Custom {
-                initial_ms: 0, ..
-            } => "immediate".into(),
+            Reconnect::Custom { initial_ms: 0, .. } => "immediate".into(),
             Reconnect::Custom {
                 initial_ms,
                 max_ms,
@@ -167,7 +165,11 @@ impl Reconnect {
                     Jitter::Equal => "equal jitter",
                     Jitter::Decorrelated => "decorrelated jitter",
                 };
-                format!("{j}, {} ×{multiplier} up to {}", secs(initial_ms), secs(max_ms))
+                format!(
+                    "{j}, {} ×{multiplier} up to {}",
+                    secs(initial_ms),
+                    secs(max_ms)
+                )
             }
         }
     }

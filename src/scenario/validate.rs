@@ -4,7 +4,8 @@
 use super::de::HeaderProfile;
 use super::locate::line_of;
 use super::types::{
-    escape, shown, Fanout, Fault, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
+    escape, shown, Fanout, Fault, Scenario, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S,
+    MAX_PAYLOAD_BYTES,
 };
 use crate::protocol::{http_heads, payload};
 
@@ -147,7 +148,8 @@ fn check_faults(s: &Scenario, at: &dyn Fn(&[&str]) -> String, text: &str) -> Res
     let mut restarts: Vec<(u64, u64, usize)> = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let n = i.to_string();
-        let field = |key: &str| format!("`faults[{i}].{key}`{}", line_of(text, &["faults", &n, key]));
+        let field =
+            |key: &str| format!("`faults[{i}].{key}`{}", line_of(text, &["faults", &n, key]));
         let (at_s, length_key, length) = match *f {
             Fault::ServerRestart { at_s, down_s } => (at_s, "down_s", down_s),
             Fault::Outage {

@@ -523,7 +523,8 @@ impl ClientCtx {
         };
         let extra = one_way_delay(&mut self.harness_rng.borrow_mut(), lat);
         tokio::time::sleep(Duration::from_millis(extra)).await;
-        Ok(Metered::client(stream, self.rec.clone(), self.id, started).client_faults(faults.as_ref()))
+        Ok(Metered::client(stream, self.rec.clone(), self.id, started)
+            .client_faults(faults.as_ref()))
     }
 
     /// Hand over one event payload parsed from the wire; returns its id. This is where

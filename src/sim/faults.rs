@@ -94,10 +94,7 @@ impl Faults {
         Some(Rc::new(Faults {
             restarts,
             outages,
-            idle_ms: s
-                .proxy
-                .idle_timeout_s
-                .map(|t| (t * 1000.0).round() as u64),
+            idle_ms: s.proxy.idle_timeout_s.map(|t| (t * 1000.0).round() as u64),
             silent: s.proxy.silent,
             loss: s.network.loss,
             rto_ms: s.network.rto_ms,
@@ -288,7 +285,12 @@ mod tests {
         let mean = draws.iter().sum::<u64>() as f64 / n as f64;
         assert!((late - 0.1).abs() < 0.003, "{late}");
         let expected = 200.0 * 0.1 / (1.0 - 0.2);
-        assert!((mean - expected).abs() < 0.05 * expected, "{mean} vs {expected}");
-        assert!(draws.iter().all(|d| [0, 200, 600, 1400, 3000, 6200].contains(d) || *d > 6200));
+        assert!(
+            (mean - expected).abs() < 0.05 * expected,
+            "{mean} vs {expected}"
+        );
+        assert!(draws
+            .iter()
+            .all(|d| [0, 200, 600, 1400, 3000, 6200].contains(d) || *d > 6200));
     }
 }

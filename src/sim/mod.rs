@@ -162,7 +162,11 @@ fn run_inner(
         .tick_duration(Duration::from_millis(1))
         .simulation_duration(Duration::from_millis(end_ms + close_for_ms + 1_000))
         // after a fault every client may reconnect both its connections in one tick
-        .tcp_capacity(if faults.is_some() { 2 * n + 64 } else { n.max(64) + 64 })
+        .tcp_capacity(if faults.is_some() {
+            2 * n + 64
+        } else {
+            n.max(64) + 64
+        })
         .min_message_latency(Duration::from_millis(lat.min_ms))
         .max_message_latency(Duration::from_millis(lat.max_ms))
         .build();

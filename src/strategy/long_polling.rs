@@ -106,7 +106,20 @@ impl Strategy for LongPolling {
 
     fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: LongPollingSettings = settings.parse().ok()?;
-        Some(long_polling(scenario, s.timeout_s))
+        let mut p = long_polling(scenario, s.timeout_s);
+        // an event that finds no request waits at the server for the next one
+        let held = p.latency_mean_ms.unwrap_or(0.0) - crate::model::OneWay::of(scenario).mean();
+        p.events_lost = crate::resilience::restart_losses(scenario, held);
+        let policy = crate::resilience::policy_for(scenario, self.id(), self.reconnect());
+        p.attempts_peak_per_s = crate::resilience::attempts_peak(scenario, &policy);
+        if scenario.network.loss > 0.0 {
+            // a late request or answer lengthens the cycle: no closed form
+            (p.latency_mean_ms, p.latency_p50_ms, p.latency_p99_ms) = (None, None, None);
+            (p.latency_max_ms, p.requests_per_s, p.app_bytes_per_s) = (None, None, None);
+            p.empty_fraction = None;
+            p.parked_requests = None;
+        }
+        Some(p)
     }
 
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
@@ -198,5 +211,7 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         p50_density: None,
         cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
         load: Some(load),
+        events_lost: None,
+        attempts_peak_per_s: None,
     }
 }

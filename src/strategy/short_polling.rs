@@ -101,11 +101,22 @@ impl Strategy for ShortPolling {
 
     fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: ShortPollingSettings = settings.parse().ok()?;
-        Some(short_polling(
-            scenario,
-            s.interval_s,
-            s.timer == Timer::AfterResponse,
-        ))
+        let after_response = s.timer == Timer::AfterResponse;
+        let mut p = short_polling(scenario, s.interval_s, after_response);
+        // an event waits at the server for the next poll: lost with the server's memory
+        let held = p.latency_mean_ms.unwrap_or(0.0) - crate::model::OneWay::of(scenario).mean();
+        p.events_lost = crate::resilience::restart_losses(scenario, held);
+        if scenario.network.loss > 0.0 {
+            // late answers shift the latency by whole RTOs: no closed form here; a fixed-rate
+            // timer keeps its request rate
+            (p.latency_mean_ms, p.latency_p50_ms, p.latency_p99_ms) = (None, None, None);
+            p.latency_max_ms = None;
+            if after_response {
+                p.requests_per_s = None;
+                p.app_bytes_per_s = None;
+            }
+        }
+        Some(p)
     }
 
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
@@ -207,5 +218,7 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         p50_density: Some(1.0 / c_ms),
         cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
         load: Some(load),
+        events_lost: None,
+        attempts_peak_per_s: None,
     }
 }

@@ -168,6 +168,16 @@ impl Strategy for Sse {
         let s: SseSettings = settings.parse().ok()?;
         let mut p = sse(scenario, s.heartbeat_s);
         p.load = Some(sse_load(scenario, &p, &s));
+        crate::resilience::push_under_loss(&mut p, scenario);
+        p.events_lost = crate::resilience::restart_losses(scenario, 0.0);
+        // an EventSource waits the reconnection time the server's `retry:` announced
+        let policy = match crate::resilience::policy_for(scenario, self.id(), self.reconnect()) {
+            crate::scenario::reconnect::Reconnect::EventSource { .. } => {
+                crate::scenario::reconnect::Reconnect::EventSource { ms: s.retry_ms }
+            }
+            other => other,
+        };
+        p.attempts_peak_per_s = crate::resilience::attempts_peak(scenario, &policy);
         Some(p)
     }
 

@@ -172,7 +172,17 @@ impl Strategy for WebSocket {
 
     fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
         let s: WebSocketSettings = settings.parse().ok()?;
-        Some(websocket(scenario, s.ping_interval_s))
+        let mut p = websocket(scenario, s.ping_interval_s);
+        crate::resilience::push_under_loss(&mut p, scenario);
+        // without resume, what came while a client reconnected is lost too: not predicted
+        p.events_lost = if s.resume {
+            crate::resilience::restart_losses(scenario, 0.0)
+        } else {
+            None
+        };
+        let policy = crate::resilience::policy_for(scenario, self.id(), self.reconnect());
+        p.attempts_peak_per_s = crate::resilience::attempts_peak(scenario, &policy);
+        Some(p)
     }
 
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
@@ -216,9 +226,7 @@ async fn accept(ctx: &ServerCtx, stream: Metered) -> Option<(Hello, WebSocketStr
                 .find(|(k, _)| *k == name)
                 .and_then(|(_, v)| v.parse::<u64>().ok())
         };
-        let id = param("client")
-            .map(|c| c as usize)
-            .filter(|&c| c < clients);
+        let id = param("client").map(|c| c as usize).filter(|&c| c < clients);
         let Some(id) = id else {
             let mut err = ErrorResponse::new(Some("unknown client".into()));
             *err.status_mut() = StatusCode::BAD_REQUEST;

@@ -44,7 +44,10 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
             } else {
                 100.0 * r.events_lost as f64 / r.events_generated as f64
             };
-            format!("{} ({share:.1} %)", draw::fmt_count(&(r.events_lost as f64)))
+            format!(
+                "{} ({share:.1} %)",
+                draw::fmt_count(&(r.events_lost as f64))
+            )
         },
     )?;
     if data.faults.is_empty() && data.summary.iter().any(|r| r.stale_s > 0.0) {

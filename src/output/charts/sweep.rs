@@ -137,12 +137,7 @@ impl SweepData {
             }
             let capacity = CAPACITY.iter().map(|c| c.0).chain(["server_cores"]);
             let faults = FAULTS.iter().map(|c| c.0).chain(["disconnects"]);
-            for m in PRIVACY
-                .iter()
-                .copied()
-                .chain(capacity)
-                .chain(faults)
-            {
+            for m in PRIVACY.iter().copied().chain(capacity).chain(faults) {
                 if let Some(col) = header.iter().position(|h| h == m) {
                     metrics.insert(m.to_string(), num(col)?);
                 }
