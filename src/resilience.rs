@@ -240,8 +240,7 @@ mod tests {
     use super::*;
 
     fn scenario(extra: &str) -> Scenario {
-        let lab = crate::Lab::builtin();
-        lab.parse(&crate::scenario::Source {
+        Scenario::from_toml(&crate::scenario::Source {
             label: "t".into(),
             text: &format!(
                 "name = \"t\"\nduration_s = 60\nwarmup_s = 10\n[clients]\ncount = 100\n[events]\nrate_per_client_per_s = 1\n[network]\nlatency_ms = 50\n{extra}"

@@ -258,11 +258,13 @@ impl ServerModel {
         let full = self
             .max_connections
             .is_some_and(|m| open + self.reserved >= m)
-            // admitted connections on their way count too: they will be in the queue when
-            // their SYN arrives (else a herd admitted in one tick would all get in)
-            || self
-                .accept_backlog
-                .is_some_and(|b| self.accepting.len() as u64 + self.reserved >= b);
+            // with cores, admitted connections on their way count too: they will be in the
+            // queue when their SYN arrives (else a herd admitted in one tick would all get
+            // in); without, an accept is done at once and nothing waits
+            || self.accept_backlog.is_some_and(|b| {
+                let coming = if self.cores.is_some() { self.reserved } else { 0 };
+                self.accepting.len() as u64 + coming >= b
+            });
         if full {
             if self.in_window(now_ms) {
                 self.refused += 1;

@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["scenario"],
     &["capacity"],
     &["model"],
+    &["resilience"],
     &["server"],
     &["metrics"],
     &["sim"],

@@ -59,7 +59,10 @@ pub(crate) fn records(path: &Path) -> anyhow::Result<(StringRecord, Vec<(usize, 
             } else {
                 MAX_NUMBER
             };
-            if !(v.is_finite() && (0.0..=limit).contains(&v)) {
+            // `recovery_s` says "never" with −1
+            let never = column == "recovery_s" && v == -1.0;
+            let in_range = v.is_finite() && (0.0..=limit).contains(&v);
+            if !(never || in_range) {
                 bail!(
                     "{}: line {line}, column `{}`: {} is not allowed; results hold finite numbers from 0 to {limit:e} (was the file edited by hand?)",
                     path.display(),
