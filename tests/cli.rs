@@ -36,6 +36,18 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("too many deliveries", "name = \"x\"\nduration_s = 3600\n[clients]\ncount = 100000\n[events]\nrate_per_s = 10\nfanout = \"all\"\n", &["deliveries", "limit"]),
     ("too few pool hosts for the clients", "name = \"x\"\n[clients]\ncount = 100000\n[events]\nrate_per_s = 1\n[simulation]\npool_hosts = 4\n", &["`simulation.pool_hosts`", "at least 13"]),
     ("traced client beyond the clients", "name = \"x\"\n[clients]\ncount = 3\n[events]\nrate_per_s = 1\n[simulation]\ntrace_client = 3\n", &["`simulation.trace_client`", "0 to 2"]),
+    ("a fault after the run", "name = \"x\"\nduration_s = 30\n[events]\nrate_per_s = 1\n[[faults]]\nkind = \"server-restart\"\nat_s = 40\ndown_s = 5\n", &["`faults[0].at_s`", "line 7", "not inside the run"]),
+    ("overlapping restarts", "name = \"x\"\n[events]\nrate_per_s = 1\n[[faults]]\nkind = \"server-restart\"\nat_s = 10\ndown_s = 5\n[[faults]]\nkind = \"server-restart\"\nat_s = 12\ndown_s = 5\n", &["`faults[1].at_s`", "line 10", "overlaps faults[0]"]),
+    ("an outage's share above 1", "name = \"x\"\n[events]\nrate_per_s = 1\n[[faults]]\nkind = \"outage\"\nat_s = 10\nfor_s = 5\nclients = 1.5\n", &["`faults[0].clients`", "line 8", "at most 1"]),
+    ("a negative fault time", "name = \"x\"\n[events]\nrate_per_s = 1\n[[faults]]\nkind = \"outage\"\nat_s = -3\nfor_s = 5\n", &["`faults[0].at_s`", "line 6", "-3"]),
+    ("an unknown fault", "name = \"x\"\n[events]\nrate_per_s = 1\n[[faults]]\nkind = \"meteor\"\nat_s = 3\n", &["`faults[0].kind`", "line 5", "server-restart"]),
+    ("faults as one table", "name = \"x\"\n[events]\nrate_per_s = 1\n[faults]\nkind = \"outage\"\n", &["`faults`", "line 4", "[[faults]]"]),
+    ("loss of 1", "name = \"x\"\n[events]\nrate_per_s = 1\n[network]\nloss = 1.0\n", &["`network.loss`", "line 5", "below 0.5"]),
+    ("an unknown reconnect policy", "name = \"x\"\n[events]\nrate_per_s = 1\n[reconnect]\npolicy = \"exponential\"\n", &["`reconnect.policy`", "line 5", "socket.io"]),
+    ("a negative backoff", "name = \"x\"\n[events]\nrate_per_s = 1\n[reconnect]\npolicy = { initial_ms = -5 }\n", &["`reconnect.policy`", "initial_ms", "-5"]),
+    ("an unknown policy for one strategy", "name = \"x\"\n[events]\nrate_per_s = 1\n[websocket]\nreconnect = \"sometimes\"\n", &["`websocket.reconnect`", "line 5", "signalr"]),
+    ("a proxy faster than a round trip", "name = \"x\"\n[events]\nrate_per_s = 1\n[proxy]\nidle_timeout_s = 0.05\n", &["`proxy.idle_timeout_s`", "line 5", "round trip"]),
+    ("a WebSocket client timeout under the ping", "name = \"x\"\n[events]\nrate_per_s = 1\n[websocket]\nclient_timeout_s = 10\n", &["`websocket.client_timeout_s`", "line 5", "ping interval"]),
     ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
 ];
 
@@ -68,6 +80,26 @@ fn every_malformed_scenario_exits_2_with_a_message_and_writes_nothing() {
         }
     }
     assert!(BAD.len() >= 10);
+}
+
+/// A fault that leaves nothing deliverable is allowed, with a warning.
+#[test]
+fn faults_covering_the_whole_run_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dark.toml");
+    std::fs::write(
+        &file,
+        "name = \"dark\"\nduration_s = 20\n[events]\nrate_per_s = 1\n\
+         [[faults]]\nkind = \"server-restart\"\nat_s = 0\ndown_s = 30\n",
+    )
+    .unwrap();
+    let out = realtime_lab(&["validate", file.to_str().unwrap()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: dark: the faults cover the whole event window"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -146,6 +146,9 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             let budget = crate::estimate::Budget::of_machine();
             for path in &scenarios {
                 let s = lab.load(path).map_err(|e| Failure::Input(e.into()))?;
+                for w in s.warnings() {
+                    eprintln!("warning: {w}");
+                }
                 let plan = lab.estimate(&s, None, default_jobs());
                 plan.check(&budget).map_err(|e| {
                     Failure::Input(anyhow::anyhow!(
@@ -197,6 +200,11 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
     }
     for path in &args.scenarios {
         loaded.push(lab.load(path).map_err(|e| Failure::Input(e.into()))?);
+    }
+    for s in &loaded {
+        for w in s.warnings() {
+            eprintln!("warning: {w}");
+        }
     }
     for (i, id) in args.strategies.iter().enumerate() {
         if args.strategies[..i].contains(id) {

@@ -102,7 +102,10 @@ pub fn describe(text: &str, e: &serde_path_to_error::Error<toml::de::Error>) -> 
     } else {
         format!("`{}`", parts.join("."))
     };
-    format!("{field}{}: {message}", line_of(text, &parts))
+    // an array element is `faults[0]` in the path, `faults.0` among the lines
+    let dotted = parts.join(".").replace('[', ".").replace(']', "");
+    let keys: Vec<&str> = dotted.split('.').filter(|k| !k.is_empty()).collect();
+    format!("{field}{}: {message}", line_of(text, &keys))
 }
 
 #[cfg(test)]
@@ -128,6 +131,8 @@ mod tests {
             " (line 7)"
         );
         assert_eq!(line_of(FILE, &["sweep", "clients", "1"]), " (line 9)");
+        let faults = "name = \"x\"\n[[faults]]\nkind = \"a\"\n[[faults]]\nkind = \"b\"\n";
+        assert_eq!(line_of(faults, &["faults", "1", "kind"]), " (line 5)");
     }
 
     #[test]

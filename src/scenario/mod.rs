@@ -236,6 +236,12 @@ impl Scenario {
                 ));
             }
         }
+        if table.get("faults").is_some_and(|f| !f.is_array()) {
+            return Err(format!(
+                "`faults`{}: write each fault as its own `[[faults]]` table (with two brackets), e.g. [[faults]] kind = \"server-restart\", at_s = 60, down_s = 10",
+                locate::line_of(text, &["faults"])
+            ));
+        }
         // Every other top-level table belongs to a strategy; which ids exist is the registry's
         // business (`Lab`), so they are kept raw here.
         let mut strategy_tables = BTreeMap::new();
@@ -364,6 +370,42 @@ impl Scenario {
     /// `[network] loss`.
     pub fn has_faults(&self) -> bool {
         !self.faults.is_empty() || self.proxy.idle_timeout_s.is_some() || self.network.loss > 0.0
+    }
+
+    /// What is allowed but probably not meant: faults that leave no event deliverable.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let end = (self.duration_s * 1000.0) as u64;
+        // the event window covered by restarts (without durable state) or whole outages
+        let mut windows: Vec<(u64, u64)> = self
+            .faults
+            .iter()
+            .filter(|f| match f {
+                Fault::ServerRestart { .. } => !self.server.durable,
+                Fault::Outage { clients, .. } => *clients >= 1.0,
+            })
+            .map(|f| f.window_ms())
+            .collect();
+        windows.sort_unstable();
+        let mut covered_to = 0;
+        for (a, b) in windows {
+            if a <= covered_to {
+                covered_to = covered_to.max(b);
+            }
+        }
+        if covered_to >= end {
+            out.push(format!(
+                "{}: the faults cover the whole event window (0 to {} s): no event can be delivered as it happens{}",
+                self.name,
+                self.duration_s,
+                if self.faults.iter().any(|f| matches!(f, Fault::ServerRestart { .. })) {
+                    ", and a restart without durable state loses them all"
+                } else {
+                    ""
+                }
+            ));
+        }
+        out
     }
 
     /// The `[id]` table of a strategy (empty if the file has none).
