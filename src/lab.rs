@@ -337,6 +337,26 @@ impl Lab {
             results,
             self.predictions(scenario),
             &self.looks(),
+            None,
+        )
+    }
+
+    /// [`Lab::write`] for one point of a sweep, its values (`label`) added to the conditions
+    /// line every chart carries.
+    pub(crate) fn write_point(
+        &self,
+        scenario: &Scenario,
+        out: &Path,
+        results: Vec<RunResult>,
+        label: &str,
+    ) -> anyhow::Result<crate::runner::Written> {
+        crate::runner::write_results(
+            scenario,
+            out,
+            results,
+            self.predictions(scenario),
+            &self.looks(),
+            Some(label),
         )
     }
 }

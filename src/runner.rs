@@ -179,6 +179,7 @@ pub(crate) fn write_results(
     results: Vec<RunResult>,
     predictions: Vec<(String, Prediction)>,
     looks: &Looks,
+    point: Option<&str>,
 ) -> anyhow::Result<Written> {
     let dir = out.join(&scenario.name);
     let mut csv: Vec<(String, Vec<u8>)> = output::csv::render(&results)?
@@ -212,8 +213,10 @@ pub(crate) fn write_results(
     csv.push((
         CONDITIONS_FILE.into(),
         format!(
-            "{}\nmeasured window: {}–{} s\n",
+            "{}{}\nmeasured window: {}–{} s\n",
             conditions(scenario),
+            // a sweep point's own folder says which point it is
+            point.map(|p| format!(" · {p}")).unwrap_or_default(),
             scenario.warmup_s,
             scenario.duration_s
         )

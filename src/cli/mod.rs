@@ -433,7 +433,12 @@ fn run_sweep(
             let mut ps = point.scenario.clone();
             ps.name = format!("{}-point-{}", s.name, point.index);
             let written = lab
-                .write(&ps, &args.out, results.clone())
+                .write_point(
+                    &ps,
+                    &args.out,
+                    results.clone(),
+                    &point.values_label(&plan.keys),
+                )
                 .map_err(Failure::Run)?;
             point_dirs.push((point.label(&plan.keys), written.dir));
         }

@@ -210,6 +210,7 @@ impl Scenario {
             })?;
             points.push(sweep::SweepPoint {
                 index,
+                shown: chosen.iter().map(|v| v.to_string()).collect(),
                 values: chosen.iter().map(sweep::as_f64).collect(),
                 seed,
                 scenario,

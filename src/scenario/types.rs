@@ -532,12 +532,23 @@ pub struct SweepPoint {
     pub seed: u64,
     /// The complete scenario of this point.
     pub scenario: Scenario,
+    /// The values as written in the file (`true`, `1000`), for labels.
+    pub shown: Vec<String>,
 }
 
 impl SweepPoint {
     /// `clients.count = 100, seed = 2`: the point's values under the sweep's `keys`.
     pub fn label(&self, keys: &[String]) -> String {
-        point_label(keys, self.values.iter(), self.seed)
+        point_label(keys, self.shown.iter(), self.seed)
+    }
+
+    /// `clients.count = 100`: the swept values only (the seed is said elsewhere).
+    pub fn values_label(&self, keys: &[String]) -> String {
+        keys.iter()
+            .zip(&self.shown)
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -388,20 +388,22 @@ async fn client(ctx: ClientCtx, s: WebSocketSettings) -> io::Result<()> {
             (true, true, Some(last)) => format!("/events?client={}&again=1&last={last}", ctx.id()),
             (true, _, _) => format!("/events?client={}&again=1", ctx.id()),
         };
+        // connecting and upgrading are boxed: the future every idle client keeps is the
+        // message loop's, not theirs (memory per idle client)
         let stream = if again {
             tokio::select! {
                 biased;
                 _ = ctx.closing() => return Ok(()),
-                s = ctx.reconnect() => s?,
+                s = Box::pin(ctx.reconnect()) => s?,
             }
         } else {
-            ctx.connect().await?
+            Box::pin(ctx.connect()).await?
         };
         again = true;
         let ws = tokio::select! {
             biased;
             _ = ctx.closing() => return Ok(()),
-            ws = upgrade(&ctx, stream, &target) => ws,
+            ws = Box::pin(upgrade(&ctx, stream, &target)) => ws,
         };
         let Ok(mut ws) = ws else {
             continue; // refused or cut before the 101: try again

@@ -221,7 +221,18 @@ mod tests {
             r.latency_p99_ms *= 1000;
             r.latency_max_ms *= 1000;
             r.events_lost = r.events_generated / 3;
+            r.recovery_s = 12_345.678;
+            r.connect_attempts_peak_per_s = 10_000_000;
         }
+        // a fault to shade, and connection storms of millions a second
+        extreme.has_faults = true;
+        extreme.faults = vec![crate::output::charts::data::FaultWindow {
+            fault: 0,
+            kind: "server-restart".into(),
+            start_s: 4.0,
+            end_s: 6.0,
+            clients: 1.0,
+        }];
         fn rename<V>(m: &mut std::collections::BTreeMap<String, V>, names: &[(&str, &str)]) {
             let old = std::mem::take(m);
             for (k, v) in old {
@@ -235,6 +246,8 @@ mod tests {
             for r in rows {
                 r.requests *= 1_000_000;
                 r.app_bytes_down *= 1_000_000;
+                r.connect_attempts = 10_000_000;
+                r.connected_clients = 200_000;
             }
         }
         extreme.looks = Looks::default();
@@ -333,7 +346,8 @@ mod tests {
             }
         }
         for (what, data) in charts {
-            for stem in CHARTS {
+            // the recovery chart too (drawn only with faults; here on every data set)
+            for stem in CHARTS.into_iter().chain(["recovery"]) {
                 let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
                 {
                     let root = TextRecorder {

@@ -33,7 +33,7 @@ pub const FAULTS: [(&str, &str); 3] = [
     ("events_lost", "events lost"),
     (
         "connect_attempts_peak_per_s",
-        "connection attempts (peak per second)",
+        "connection attempts, busiest second",
     ),
     ("recovery_s", "recovery after a fault (s, 99 % reconnected)"),
 ];
@@ -49,9 +49,7 @@ pub fn human_key(key: &str) -> String {
         "events.payload_bytes" => return "payload (bytes)".into(),
         "network.latency_ms" => return "one-way latency (ms)".into(),
         "duration_s" => return "duration (s)".into(),
-        "reconnect.policy.initial_ms" => {
-            return "reconnect backoff base (ms; 0 = immediate)".into()
-        }
+        "reconnect.policy.initial_ms" => return "backoff base (ms; 0 = immediate)".into(),
         _ => {}
     }
     let (head, last) = key.rsplit_once('.').unwrap_or(("", key));
@@ -283,12 +281,19 @@ fn header<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(err)?;
     let (top, rest) = root.split_vertically(96);
     let centre = Pos::new(HPos::Center, VPos::Top);
-    top.draw_text(
-        head,
-        &font(draw::TITLE - 6).pos(centre),
-        (SIZE.0 as i32 / 2, 10),
-    )
-    .map_err(err)?;
+    // a long metric and key make a long title: smaller type until it fits the width
+    let room = SIZE.0 - 40;
+    let mut size = draw::TITLE - 6;
+    while size > 24
+        && root
+            .estimate_text_size(head, &font(size))
+            .map_or(0, |s| s.0)
+            > room
+    {
+        size -= 2;
+    }
+    top.draw_text(head, &font(size).pos(centre), (SIZE.0 as i32 / 2, 10))
+        .map_err(err)?;
     // the band means something only with several seeds per point
     let mut per_point = BTreeMap::new();
     for r in &data.rows {
