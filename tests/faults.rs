@@ -258,3 +258,36 @@ fn faulty_runs_are_deterministic() {
     let twice = common::csv_bytes(&lab, &s, lab.simulate(&s, 1).unwrap());
     assert!(once == twice, "two runs of one seed differ");
 }
+
+/// Every strategy (server-callback too) under every kind of fault keeps the invariants.
+#[test]
+fn every_strategy_keeps_the_invariants_under_every_fault() {
+    let faults = [
+        ("restart", with_rate(20, 30, 1.0, "", RESTART)),
+        ("outage", with_rate(20, 30, 1.0, "", OUTAGE)),
+        (
+            "proxy",
+            with_rate(20, 30, 0.1, "", "[proxy]\nidle_timeout_s = 3\n"),
+        ),
+        (
+            "silent NAT",
+            with_rate(
+                20,
+                30,
+                0.1,
+                "",
+                "[proxy]\nidle_timeout_s = 3\nsilent = true\n",
+            ),
+        ),
+        ("loss", with_rate(20, 30, 1.0, "loss = 0.2\n", "")),
+    ];
+    let lab = realtime_lab::Lab::builtin();
+    for (what, text) in faults {
+        let s = scenario(&text);
+        let results = lab.simulate(&s, 2).unwrap();
+        assert_eq!(results.len(), lab.ids().len(), "{what}: every strategy ran");
+        for r in &results {
+            invariants(r);
+        }
+    }
+}

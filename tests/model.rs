@@ -160,3 +160,62 @@ fn small_runs_are_held_to_their_sampling_noise() {
     }
     assert!(!bytes.tolerance.contains("100"), "{bytes:?}");
 }
+
+/// The closed forms under faults (`realtime_lab::resilience`), through `--check`'s rows: a
+/// restart's losses (λ·N·D) and the busiest second of the reconnect storm, for immediate
+/// retries, a fixed wait and full jitter, on two seeds; and the tail of loss for push
+/// (5,000+ events each, so the latency rows are judged).
+#[test]
+fn fault_theory_agrees_with_the_simulation() {
+    let lab = Lab::builtin();
+    for seed in [1, 2] {
+        for policy in [
+            "\"immediate\"",
+            "\"fixed\"",
+            "{ initial_ms = 1000, max_ms = 10000, jitter = \"full\" }",
+        ] {
+            let s = common::scenario(&format!(
+                "name = \"f\"\nseed = {seed}\nduration_s = 40\nwarmup_s = 5\n\
+                 strategies = [\"long-polling\", \"sse\"]\n\
+                 [clients]\ncount = 300\nconnect_over_s = 2\n\
+                 [events]\nrate_per_client_per_s = 1\n[network]\nlatency_ms = 50\n\
+                 [reconnect]\npolicy = {policy}\n\
+                 [[faults]]\nkind = \"server-restart\"\nat_s = 15\ndown_s = 5\n"
+            ));
+            for (id, p) in lab.predictions(&s) {
+                assert!(
+                    p.events_lost.is_some(),
+                    "{id}: a restart's losses are predicted"
+                );
+                let r = lab.run(&s, &id).unwrap();
+                let rows = check::compare(&r, &p, &s);
+                assert!(
+                    rows.iter().any(|r| r.quantity == "events lost"),
+                    "{id}: no loss row"
+                );
+                for row in rows {
+                    assert!(row.ok, "seed {seed}, {policy}, {id}: {row:?}");
+                }
+            }
+        }
+    }
+    for seed in [1, 2] {
+        let s = common::scenario(&format!(
+            "name = \"l\"\nseed = {seed}\nduration_s = 40\nwarmup_s = 5\n\
+             strategies = [\"websocket\", \"sse\"]\n\
+             [clients]\ncount = 300\nconnect_over_s = 2\n\
+             [events]\nrate_per_client_per_s = 1\n[network]\nlatency_ms = {{ min = 20, max = 80 }}\nloss = 0.03\n"
+        ));
+        for (id, p) in lab.predictions(&s) {
+            let r = lab.run(&s, &id).unwrap();
+            let rows = check::compare(&r, &p, &s);
+            assert!(
+                rows.iter().any(|r| r.quantity == "latency p99 (ms)"),
+                "{id}"
+            );
+            for row in rows {
+                assert!(row.ok, "seed {seed}, loss, {id}: {row:?}");
+            }
+        }
+    }
+}

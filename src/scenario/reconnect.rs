@@ -1,14 +1,18 @@
 //! `[reconnect]`: how a client waits before trying to connect again, as real client libraries
 //! do (sources in `docs/sources.md`, "Real-system defaults" and "Backoff and jitter").
 //!
-//! Today a client retries when the server refuses its connection (`[server] max_connections`,
-//! `accept_backlog`). Attempt n (0 for the first retry) waits:
+//! A client waits as its policy says after a connection breaks (a reset, a proxy's cut, a
+//! liveness timeout) and after every failed attempt (a refusal: `[server] max_connections`,
+//! `accept_backlog`, or a server that is down). The policy is the strategy's own
+//! (`reconnect = ...` in its table), else `[reconnect]`, else the strategy's default
+//! ([`crate::Strategy::reconnect`]: fixed 1 s; SSE: `"eventsource"`). Attempt n (0 for the
+//! first retry after a success) waits:
 //!
 //! | policy | wait before retry n | source |
 //! |---|---|---|
 //! | `"fixed"` (default) | 1 s | RFC 6298's initial retransmission timeout |
 //! | `"immediate"` | 0 | — |
-//! | `"eventsource"` | 3 s | Chromium's `EventSource` default reconnection time |
+//! | `"eventsource"` | the server's `retry:`, 3 s until it says | Chromium's `EventSource` default reconnection time |
 //! | `"socket.io"` | 1 s·2ⁿ ± 50 % (uniform), then capped at 5 s | socket.io-client `reconnectionDelay`, `randomizationFactor`, `reconnectionDelayMax` |
 //! | `"signalr"` | 0, 2, 10, 30 s, then it gives up | `withAutomaticReconnect()` |
 //! | `"centrifugo"` | min(20 s, 0.5 s + U[0, min(20 s, 0.5 s·2ⁿ)]) | centrifuge-js `minReconnectDelay`, `maxReconnectDelay` |
@@ -26,7 +30,7 @@ use rand::Rng;
 /// How a client waits between connection attempts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reconnect {
-    /// Every wait is `ms` (`"fixed"`: 1,000; `"immediate"`: 0; `"eventsource"`: 3,000).
+    /// Every wait is `ms` (`"fixed"`: 1,000; `"immediate"`: 0).
     Fixed {
         /// The wait, ms.
         ms: u64,
