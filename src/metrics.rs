@@ -283,7 +283,7 @@ impl Recorder {
         counted: bool,
     ) {
         // after the simulation is dropped (a client that never noticed), the run's end
-        let t = if crate::sim::in_simulation() {
+        let t = if turmoil::sim_elapsed().is_some() {
             now_ms()
         } else {
             self.ended_ms

@@ -117,7 +117,7 @@ enum Slot {
     On(u32),
 }
 
-pub(crate) fn in_simulation() -> bool {
+fn in_simulation() -> bool {
     turmoil::sim_elapsed().is_some()
 }
 

@@ -33,7 +33,6 @@ pub use ctx::{
     WorkDone, REFUSED_RETRY,
 };
 pub use feed::{Event, Feed};
-pub(crate) use meter::in_simulation;
 pub use meter::{Listener, Metered};
 pub use settings::{check_seconds, Settings, SettingsError};
 pub use strategy::{LocalBoxFuture, Strategy, StrategyResult};
