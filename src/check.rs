@@ -69,7 +69,7 @@ fn row(quantity: &'static str, simulated: f64, predicted: f64, tol: Tol) -> Chec
             diff <= (r * predicted.abs()).max(a) + 1e-9,
             format!("±{}% or {a}", crate::metrics::round3(r * 100.0)),
         ),
-        Tol::Abs(a) => (diff <= a + 1e-9, format!("±{a}")),
+        Tol::Abs(a) => (diff <= a + 1e-9, format!("±{}", short(a))),
         Tol::Noise(a) => (diff <= a + 1e-9, format!("±{a:.1} (3 s.e.)")),
         Tol::AtMost(a) => (simulated <= predicted + a + 1e-9, format!("≤ +{a}")),
     };
@@ -366,6 +366,15 @@ pub fn render(blocks: &[(String, Vec<CheckRow>)]) -> String {
         }
     }
     out
+}
+
+/// A tolerance with no more decimals than it needs (`±2`, `±0.02`, `±59.7`).
+fn short(v: f64) -> String {
+    if v.fract() == 0.0 || v.abs() >= 10.0 {
+        format!("{v:.0}").replace("-0", "0")
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
 }
 
 fn fmt(v: f64) -> String {

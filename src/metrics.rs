@@ -218,18 +218,29 @@ impl Recorder {
             })
     }
 
-    /// A fault's window may have ended at `t`: clients connected then have recovered.
-    fn faults_ended(&mut self, t: u64) {
+    /// At `t` (a fault's end, or a second's): every client hit by a fault that has ended and
+    /// connected now has recovered from it (a client still cut off by an overlapping outage
+    /// recovers when that one ends).
+    pub(crate) fn faults_ended(&mut self, t: u64) {
         for i in 0..self.faults.len() {
-            if self.faults[i].ended || t < self.faults[i].end_ms {
+            let f = &self.faults[i];
+            if t < f.end_ms || f.ended {
                 continue;
             }
-            self.faults[i].ended = true;
+            let mut pending = false;
             for c in 0..self.live.len() {
+                let f = &self.faults[i];
+                if f.recovered[c].is_some() || f.affected.as_ref().is_some_and(|a| !a[c]) {
+                    continue;
+                }
                 if self.is_connected(c, t) {
-                    self.faults[i].recovered[c].get_or_insert(t);
+                    self.faults[i].recovered[c] = Some(t);
+                } else {
+                    pending = true;
                 }
             }
+            // nobody left to wait for: no need to look again
+            self.faults[i].ended = !pending;
         }
     }
 
@@ -310,9 +321,9 @@ impl Recorder {
         }
     }
 
-    /// A connection attempt failed (refused, or the server is down).
-    pub(crate) fn connect_failed(&mut self) {
-        if self.in_window(now_ms()) {
+    /// A connection attempt made at `attempted_ms` failed (refused, or the server is down).
+    pub(crate) fn connect_failed(&mut self, attempted_ms: u64) {
+        if self.in_window(attempted_ms) {
             self.connect_failures += 1;
         }
     }

@@ -121,6 +121,11 @@ pub fn attempts_peak(s: &Scenario, policy: &Reconnect) -> Option<(f64, f64)> {
     for f in &s.faults {
         let (crash, back) = f.window_ms();
         let (crash, back) = (crash as f64, back as f64);
+        // every client must be connected when the server crashes (the last starts at
+        // connect_over_s and needs a few round trips)
+        if crash < s.clients.connect_over_s * 1000.0 + 1_000.0 {
+            return None;
+        }
         let learn = crash + d;
         // waits before retry k = 0, 1, …: fixed, or uniform on [0, b_k]
         let waits: Box<dyn Fn(u32) -> (f64, f64)> = match *policy {
@@ -133,7 +138,8 @@ pub fn attempts_peak(s: &Scenario, policy: &Reconnect) -> Option<(f64, f64)> {
                 multiplier,
                 jitter: j @ (Jitter::Full | Jitter::None),
             } => Box::new(move |k| {
-                let b = (initial_ms as f64 * multiplier.powi(k as i32)).min(max_ms as f64);
+                let b =
+                    (initial_ms as f64 * multiplier.powi(k.min(1000) as i32)).min(max_ms as f64);
                 if j == Jitter::Full {
                     (0.0, b)
                 } else {
@@ -142,66 +148,64 @@ pub fn attempts_peak(s: &Scenario, policy: &Reconnect) -> Option<(f64, f64)> {
             }),
             _ => return None,
         };
-        // density of the k-th attempt's time on a 1 ms grid from `learn`
-        let horizon = (back - learn + 2_000.0).max(1.0) as usize;
-        let mut per_ms = vec![0.0; horizon];
-        let mut dens = vec![0.0; horizon];
-        dens[0] = 1.0; // the moment the client learns
-        for k in 0..10_000u32 {
-            let (lo, hi) = waits(k);
-            let shift = if k == 0 { 0 } else { rtt as usize };
-            let (lo, hi) = (lo.round() as usize, hi.round() as usize);
-            let width = hi - lo + 1;
-            // attempt = previous attempt (+ a round trip to be refused) + wait
-            let mut prefix = vec![0.0; horizon + 1];
-            for t in 0..horizon {
-                prefix[t + 1] = prefix[t] + dens[t];
-            }
-            let mut next = vec![0.0; horizon];
-            for (t, slot) in next.iter_mut().enumerate() {
-                let top = t as i64 - (shift + lo) as i64;
-                if top < 0 {
-                    continue;
-                }
-                let bottom = (top - width as i64 + 1).max(0) as usize;
-                *slot = (prefix[top as usize + 1] - prefix[bottom]) / width as f64;
-            }
-            // attempts made before the server is back fail and lead to another; the first
-            // at or after it succeeds and is the last
-            let mut alive = 0.0;
-            for (t, v) in next.iter().enumerate() {
-                per_ms[t] += v;
-                if learn + (t as f64) < back {
-                    alive += v;
+        // attempts per calendar second: `(second, expected attempts per client)`
+        let mut per_second: std::collections::BTreeMap<i64, f64> = Default::default();
+        if waits(0).0 == waits(0).1 && waits(1).0 == waits(1).1 {
+            // no jitter: one schedule for every client, attempt by attempt
+            let mut at = learn;
+            for k in 0.. {
+                at += waits(k).0 + if k == 0 { 0.0 } else { rtt };
+                *per_second.entry((at / 1000.0).floor() as i64).or_default() += 1.0;
+                if at >= back {
+                    break; // this one succeeds
                 }
             }
-            if alive < 1e-9 {
-                break;
+        } else {
+            // with jitter the busiest second is among the first ones: look at up to 2 minutes
+            let span = (back - learn).clamp(0.0, 120_000.0);
+            let horizon = (span + 2_000.0) as usize;
+            let mut per_ms = vec![0.0; horizon];
+            let mut dens = vec![0.0; horizon];
+            dens[0] = 1.0; // the moment the client learns
+            for k in 0..10_000u32 {
+                let (lo, hi) = waits(k);
+                let shift = if k == 0 { 0 } else { rtt as usize };
+                let (lo, hi) = (lo.round() as usize, hi.round() as usize);
+                let width = hi - lo + 1;
+                // attempt = previous attempt (+ a round trip to be refused) + wait
+                let mut prefix = vec![0.0; horizon + 1];
+                for t in 0..horizon {
+                    prefix[t + 1] = prefix[t] + dens[t];
+                }
+                let mut alive = 0.0;
+                for t in 0..horizon {
+                    let top = t as i64 - (shift + lo) as i64;
+                    let v = if top < 0 {
+                        0.0
+                    } else {
+                        let bottom = (top - width as i64 + 1).max(0) as usize;
+                        (prefix[top as usize + 1] - prefix[bottom]) / width as f64
+                    };
+                    per_ms[t] += v;
+                    // attempts before the server is back fail and lead to another
+                    dens[t] = if learn + (t as f64) < back { v } else { 0.0 };
+                    alive += dens[t];
+                }
+                if alive < 1e-9 {
+                    break;
+                }
             }
-            dens = next
-                .iter()
-                .enumerate()
-                .map(|(t, v)| if learn + (t as f64) < back { *v } else { 0.0 })
-                .collect();
+            for (t, v) in per_ms.iter().enumerate() {
+                *per_second
+                    .entry(((learn + t as f64) / 1000.0).floor() as i64)
+                    .or_default() += v;
+            }
         }
-        // attempts per calendar second of the window
-        let first = (learn / 1000.0).floor() as i64;
-        let last = ((learn + horizon as f64) / 1000.0).ceil() as i64;
-        for sec in first..last {
+        for (sec, count) in per_second {
             let (a, b) = (sec as f64 * 1000.0, (sec + 1) as f64 * 1000.0);
-            if a < w0 || b > w1 {
-                continue;
+            if a >= w0 && b <= w1 {
+                best = best.max(count);
             }
-            let count: f64 = per_ms
-                .iter()
-                .enumerate()
-                .filter(|(t, _)| {
-                    let at = learn + *t as f64;
-                    at >= a && at < b
-                })
-                .map(|(_, v)| v)
-                .sum();
-            best = best.max(count);
         }
     }
     let lockstep = matches!(

@@ -237,6 +237,31 @@ impl Scenario {
                 ));
             }
         }
+        // serde reads a tagged table whole, so a wrong type would be reported at the entry,
+        // not at its key: check the numbers first
+        if let Some(list) = table.get("faults").and_then(|f| f.as_array()) {
+            for (i, f) in list.iter().enumerate() {
+                let Some(t) = f.as_table() else { continue };
+                for key in ["at_s", "down_s", "for_s", "clients"] {
+                    match t.get(key) {
+                        Some(v) if !(v.is_integer() || v.is_float()) => {
+                            let n = i.to_string();
+                            return Err(format!(
+                                "`faults[{i}].{key}`{}: {} is not a number; give {}",
+                                locate::line_of(text, &["faults", &n, key]),
+                                shown(&v.to_string()),
+                                if key == "clients" {
+                                    "a share of the clients, e.g. clients = 0.3"
+                                } else {
+                                    "seconds, e.g. at_s = 60"
+                                }
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         if table.get("faults").is_some_and(|f| !f.is_array()) {
             return Err(format!(
                 "`faults`{}: write each fault as its own `[[faults]]` table (with two brackets), e.g. [[faults]] kind = \"server-restart\", at_s = 60, down_s = 10",

@@ -283,8 +283,9 @@ pub struct Server {
     pub max_connections: Option<u64>,
     /// Most connections waiting to be accepted (the listen backlog); more are refused.
     pub accept_backlog: Option<u64>,
-    /// Whether the server's state (mailboxes, replay history, registrations) survives a
-    /// restart, as if kept in a database or message log instead of the process's memory.
+    /// Whether the server's state (mailboxes, the SSE replay history) survives a restart, as
+    /// if kept in a database or message log instead of the process's memory (the callback
+    /// registry does not: docs/faults.md, "Limits").
     #[serde(default)]
     pub durable: bool,
     /// CPU cost of each operation.

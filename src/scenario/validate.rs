@@ -106,8 +106,14 @@ pub(crate) fn whole_ms(seconds: f64) -> bool {
 
 fn seconds(field: &str, v: f64, min: f64, max: f64) -> Result<(), String> {
     if !(v.is_finite() && v >= min && v <= max) {
+        // 1e300 is shown as such, not as its 301 digits
+        let shown = if v.abs() >= 1e9 {
+            format!("{v:e}")
+        } else {
+            v.to_string()
+        };
         return Err(format!(
-            "{field}: {v} is out of range; allowed {min} to {max} seconds"
+            "{field}: {shown} is out of range; allowed {min} to {max} seconds"
         ));
     }
     if !whole_ms(v) {
@@ -133,6 +139,12 @@ fn check_faults(s: &Scenario, at: &dyn Fn(&[&str]) -> String, text: &str) -> Res
             "{}: {} is not allowed; use 1 to 60000 ms (Linux's minimum is 200)",
             at(&["network", "rto_ms"]),
             net.rto_ms
+        ));
+    }
+    if s.proxy.silent && s.proxy.idle_timeout_s.is_none() {
+        return Err(format!(
+            "{}: a silent cut needs `idle_timeout_s` (how long a connection may be idle before it is forgotten)",
+            at(&["proxy", "silent"])
         ));
     }
     if let Some(t) = s.proxy.idle_timeout_s {

@@ -411,6 +411,7 @@ impl ClientCtx {
     /// [`GaveUp`] (return it: the client stops quietly and counts in `clients_gave_up`).
     pub async fn connect(&self) -> io::Result<Metered> {
         loop {
+            let attempted = crate::metrics::now_ms();
             match self.try_connect().await {
                 Ok(stream) => {
                     self.backoff.attempt.set(0);
@@ -418,7 +419,8 @@ impl ClientCtx {
                     return Ok(stream);
                 }
                 Err(_) => {
-                    self.rec.borrow_mut().connect_failed();
+                    // counted by when it was made, as the attempt was
+                    self.rec.borrow_mut().connect_failed(attempted);
                     self.backoff().await?;
                 }
             }

@@ -559,7 +559,8 @@ impl Drop for Metered {
                 None => rec.client_live(client, -1),
             }
         }
-        if let Some(fe) = self.fault.as_mut() {
+        // after the simulation (its hosts being dropped) nothing is a fault any more
+        if let Some(fe) = self.fault.as_mut().filter(|_| in_simulation()) {
             if let Some(link) = fe.link() {
                 if fe.side == 1 && link.server_gone_at.get().is_none() {
                     link.server_gone_at.set(Some(now_ms()));

@@ -280,6 +280,10 @@ fn run_inner(
                     sim.bounce("server");
                 }
             }
+            if f.outages.iter().any(|o| o.to == now) {
+                // who is connected the moment the network is back has recovered
+                rec.borrow_mut().faults_ended(now);
+            }
         }
         if now % 1000 == 0 {
             rec.borrow_mut().end_second(now / 1000 - 1);

@@ -118,6 +118,7 @@ impl Strategy for LongPolling {
             (p.latency_max_ms, p.requests_per_s, p.app_bytes_per_s) = (None, None, None);
             p.empty_fraction = None;
             p.parked_requests = None;
+            p.load = None;
         }
         Some(p)
     }

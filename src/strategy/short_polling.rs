@@ -107,14 +107,15 @@ impl Strategy for ShortPolling {
         let held = p.latency_mean_ms.unwrap_or(0.0) - crate::model::OneWay::of(scenario).mean();
         p.events_lost = crate::resilience::restart_losses(scenario, held);
         if scenario.network.loss > 0.0 {
-            // late answers shift the latency by whole RTOs: no closed form here; a fixed-rate
-            // timer keeps its request rate
+            // late answers shift the latency by whole RTOs: no closed form here
             (p.latency_mean_ms, p.latency_p50_ms, p.latency_p99_ms) = (None, None, None);
             p.latency_max_ms = None;
-            if after_response {
-                p.requests_per_s = None;
-                p.app_bytes_per_s = None;
-            }
+            // a fixed-rate timer keeps its rate unless answers come later than the
+            // interval (then slots are skipped): no closed form either
+            p.requests_per_s = None;
+            p.app_bytes_per_s = None;
+            p.empty_fraction = None;
+            p.load = None;
         }
         Some(p)
     }

@@ -61,9 +61,19 @@ pub fn titled<'a, DB: DrawingBackend>(
     )
     .map_err(err)?;
     if !data.conditions.is_empty() {
+        // a long conditions line (faults, a policy, a sweep point) gets smaller type to fit
+        let mut size = SUBTITLE;
+        while size > 19
+            && top
+                .estimate_text_size(&data.conditions, &font(size))
+                .map_or(0, |s| s.0 as i32)
+                > SIZE_W - 30
+        {
+            size -= 1;
+        }
         top.draw_text(
             &data.conditions,
-            &font(SUBTITLE)
+            &font(size)
                 .color(&RGBColor(80, 80, 80))
                 .pos(Pos::new(HPos::Center, VPos::Top)),
             (SIZE_W / 2, 60),

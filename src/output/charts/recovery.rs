@@ -16,7 +16,12 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     let body = draw::legend(&body, data)?;
     let (top, bottom) = body.split_vertically(body.dim_in_pixel().1 * 55 / 100);
     let (top_left, top_right) = top.split_horizontally(top.dim_in_pixel().0 / 2);
-    let connected = draw::time_series(data, |r| r.connected_clients as f64);
+    // a gauge read at the end of its second is drawn there (a count per second, mid-second)
+    let connected: Vec<(String, Vec<(f64, f64)>)> =
+        draw::time_series(data, |r| r.connected_clients as f64)
+            .into_iter()
+            .map(|(id, pts)| (id, pts.into_iter().map(|(x, y)| (x + 0.5, y)).collect()))
+            .collect();
     let caption = if data.faults.is_empty() {
         "Connected clients (a dead connection does not count)"
     } else {
@@ -136,10 +141,20 @@ fn bars<DB: DrawingBackend>(
 ) -> anyhow::Result<()> {
     let n = data.summary.len() as f64;
     let top = data.summary.iter().map(value).fold(0.0, f64::max);
-    let y_top = if top > 0.0 { top * 1.25 } else { 1.0 };
+    // room above the tallest bar for its label, in two rows if need be
+    let y_top = if top > 0.0 { top * 1.4 } else { 1.0 };
     let mut chart = draw::frame(area, caption, 0.0..n, 0.0..y_top)?;
     let fmt = |v: &f64| draw::fmt_small(*v);
     draw::bar_mesh(area, &mut chart, data, y_desc, &fmt)?;
+    // labels wider than a bar's slot go in two staggered rows
+    let (x_px, _) = chart.plotting_area().get_pixel_range();
+    let slot = (x_px.end - x_px.start) as f64 / n.max(1.0);
+    let measure = font(draw::TICKS);
+    let stagger = data.summary.iter().any(|r| {
+        area.estimate_text_size(&label(r), &measure)
+            .map_or(0.0, |s| s.0 as f64)
+            > slot - 6.0
+    });
     for (i, row) in data.summary.iter().enumerate() {
         let c = data.looks.get(&row.strategy, i).color;
         let v = value(row);
@@ -153,8 +168,10 @@ fn bars<DB: DrawingBackend>(
         } else {
             style
         };
-        chart
-            .draw_series([Text::new(label(row), (i as f64 + 0.5, v), style)])
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, v));
+        let (ax, ay) = area.get_base_pixel();
+        let lift = if stagger && i % 2 == 1 { 26 } else { 0 };
+        area.draw(&Text::new(label(row), (x - ax, y - ay - lift), style))
             .map_err(err)?;
     }
     Ok(())
