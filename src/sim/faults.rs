@@ -151,9 +151,13 @@ impl Faults {
         self.links.borrow().get(&peer).cloned()
     }
 
-    /// Forget the link of `local` (both ends are gone).
-    pub(crate) fn forget(&self, local: SocketAddr) {
-        self.links.borrow_mut().remove(&local);
+    /// Forget `link`, registered under `local` (both its ends are gone) — unless a newer
+    /// connection from the same port has taken its place.
+    pub(crate) fn forget(&self, local: SocketAddr, link: &Rc<Link>) {
+        let mut links = self.links.borrow_mut();
+        if links.get(&local).is_some_and(|l| Rc::ptr_eq(l, link)) {
+            links.remove(&local);
+        }
     }
 
     /// The extra delay of a chunk of `len` bytes read at one end: each of its segments is lost

@@ -571,7 +571,7 @@ impl Drop for Metered {
                 }
                 if link.client_gone.get() && link.server_gone_at.get().is_some() {
                     if let Some(local) = fe.local.or(fe.peer) {
-                        fe.faults.forget(local);
+                        fe.faults.forget(local, &link);
                     }
                 }
             }
