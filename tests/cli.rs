@@ -48,6 +48,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("an unknown policy for one strategy", "name = \"x\"\n[events]\nrate_per_s = 1\n[websocket]\nreconnect = \"sometimes\"\n", &["`websocket.reconnect`", "line 5", "signalr"]),
     ("a proxy faster than a round trip", "name = \"x\"\n[events]\nrate_per_s = 1\n[proxy]\nidle_timeout_s = 0.05\n", &["`proxy.idle_timeout_s`", "line 5", "round trip"]),
     ("a WebSocket client timeout under the ping", "name = \"x\"\n[events]\nrate_per_s = 1\n[websocket]\nclient_timeout_s = 10\n", &["`websocket.client_timeout_s`", "line 5", "ping interval"]),
+    ("churn with one of its two times", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\ncount = 10\nonline_s = 60\n", &["`clients.online_s`", "line 6", "offline_s"]),
     ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
 ];
 

@@ -291,3 +291,50 @@ fn every_strategy_keeps_the_invariants_under_every_fault() {
         }
     }
 }
+
+/// Churn (issue 16): clients online for Exp(20 s), away for Exp(20 s). About half of them are
+/// connected at any time (online share 20/(20 + 20)); polling and SSE keep what comes while a
+/// client is away and deliver it when it is back (nothing lost, a long tail); a WebSocket
+/// without resume loses what came while its client was away — about half the events — and
+/// with resume (a 120 s window, far above a typical 20 s absence) nothing.
+#[test]
+fn churn_halves_the_connected_clients_and_only_a_websocket_without_resume_loses_events() {
+    let churn = |ws: &str| {
+        scenario(
+            &with_rate(
+                100,
+                100,
+                0.5,
+                "",
+                &format!("{ws}[sse]\nhistory_events = 100000\n"),
+            )
+            .replace(
+                "connect_over_s = 2\n",
+                "connect_over_s = 2\nonline_s = 20\noffline_s = 20\n",
+            ),
+        )
+    };
+    let s = churn("");
+    for id in ["short-polling", "long-polling", "sse", "websocket"] {
+        let r = run(&s, id);
+        invariants(&r);
+        let window: Vec<u64> = r.seconds[10..100]
+            .iter()
+            .map(|x| x.connected_clients)
+            .collect();
+        let mean = window.iter().sum::<u64>() as f64 / window.len() as f64;
+        assert!(
+            (40.0..=60.0).contains(&mean),
+            "{id}: {mean} connected on average"
+        );
+        let lost = r.summary.events_lost as f64 / r.summary.events_generated as f64;
+        if id == "websocket" {
+            assert!((0.35..=0.65).contains(&lost), "{id}: {lost} lost");
+        } else {
+            assert_eq!(r.summary.events_lost, 0, "{id}");
+        }
+    }
+    let r = run(&churn("[websocket]\nresume = true\n"), "websocket");
+    invariants(&r);
+    assert_eq!(r.summary.events_lost, 0);
+}

@@ -76,6 +76,11 @@ pub struct Clients {
     /// Clients start spread evenly over this many seconds.
     #[serde(default)]
     pub connect_over_s: f64,
+    /// Churn: the mean time a client stays online, seconds (exponential, seeded); with
+    /// `offline_s`. `None`: clients stay for the whole run.
+    pub online_s: Option<f64>,
+    /// The mean time a client stays away (offline: no connection), seconds.
+    pub offline_s: Option<f64>,
 }
 
 /// `[events]`
@@ -448,6 +453,8 @@ impl Default for Clients {
         Clients {
             count: default_count(),
             connect_over_s: 0.0,
+            online_s: None,
+            offline_s: None,
         }
     }
 }

@@ -283,7 +283,22 @@ fn check_clients(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Str
         s.clients.connect_over_s,
         0.0,
         s.duration_s,
-    )
+    )?;
+    match (s.clients.online_s, s.clients.offline_s) {
+        (None, None) => Ok(()),
+        (Some(on), Some(off)) => {
+            seconds(&at(&["clients", "online_s"]), on, 0.001, 86_400.0)?;
+            seconds(&at(&["clients", "offline_s"]), off, 0.001, 86_400.0)
+        }
+        (Some(_), None) => Err(format!(
+            "{}: churn needs both `online_s` and `offline_s` (the mean time a client stays, and stays away)",
+            at(&["clients", "online_s"])
+        )),
+        (None, Some(_)) => Err(format!(
+            "{}: churn needs both `online_s` and `offline_s` (the mean time a client stays, and stays away)",
+            at(&["clients", "offline_s"])
+        )),
+    }
 }
 
 fn check_events(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {

@@ -470,9 +470,16 @@ impl ClientCtx {
 
     /// One connection attempt.
     async fn try_connect(&self) -> io::Result<Metered> {
+        let faults = self.faults.clone();
+        if let Some(back) = faults
+            .as_ref()
+            .and_then(|f| f.offline_until(self.id, crate::metrics::now_ms()))
+        {
+            // a client that is away (churn) connects when it comes back
+            tokio::time::sleep(Duration::from_millis(back - crate::metrics::now_ms())).await;
+        }
         self.rec.borrow_mut().connect_attempt();
         let lat = self.scenario.network.latency_ms;
-        let faults = self.faults.clone();
         if let Some(f) = &faults {
             // the SYN gets through when the client's network is back, and after its losses
             if let Some(until) = f.cut_off_until(self.id, crate::metrics::now_ms()) {

@@ -62,6 +62,8 @@ pub(crate) struct Faults {
     pub rto_ms: u64,
     pub durable: bool,
     seed: u64,
+    /// Churn: each client's offline windows `[from, to)`, in time order (empty without churn).
+    pub away: Vec<Vec<(u64, u64)>>,
     links: RefCell<BTreeMap<SocketAddr, Rc<Link>>>,
     /// Connections opened so far (numbers each link's random stream).
     opened: Cell<u64>,
@@ -70,8 +72,11 @@ pub(crate) struct Faults {
 impl Faults {
     /// The faults of `scenario`, or `None` if it has none.
     pub(crate) fn of(s: &Scenario) -> Option<Rc<Faults>> {
-        let has_any =
-            !s.faults.is_empty() || s.proxy.idle_timeout_s.is_some() || s.network.loss > 0.0;
+        let churn = s.clients.online_s.zip(s.clients.offline_s);
+        let has_any = !s.faults.is_empty()
+            || s.proxy.idle_timeout_s.is_some()
+            || s.network.loss > 0.0
+            || churn.is_some();
         if !has_any {
             return None;
         }
@@ -100,6 +105,10 @@ impl Faults {
             rto_ms: s.network.rto_ms,
             durable: s.server.durable,
             seed: s.seed,
+            away: match churn {
+                None => Vec::new(),
+                Some((on, off)) => (0..n).map(|c| away(s, c, on, off)).collect(),
+            },
             links: RefCell::new(BTreeMap::new()),
             opened: Cell::new(0),
         }))
@@ -112,6 +121,20 @@ impl Faults {
             .filter(|o| o.from <= now && now < o.to && o.affected[client])
             .map(|o| o.to)
             .max()
+    }
+
+    /// If `client` is away (churn) at `now`, when it comes back.
+    pub(crate) fn offline_until(&self, client: usize, now: u64) -> Option<u64> {
+        let windows = self.away.get(client)?;
+        let i = windows.partition_point(|w| w.1 <= now);
+        windows.get(i).filter(|w| w.0 <= now).map(|w| w.1)
+    }
+
+    /// When `client` next goes away after `now` (churn), if it does.
+    pub(crate) fn next_offline(&self, client: usize, now: u64) -> Option<u64> {
+        let windows = self.away.get(client)?;
+        let i = windows.partition_point(|w| w.0 <= now);
+        windows.get(i).map(|w| w.0)
     }
 
     /// Whether the server is down at `t` (events created then reach no mailbox unless the
@@ -184,6 +207,34 @@ impl Faults {
             rto *= 2;
         }
         extra
+    }
+}
+
+/// Client `c`'s offline windows under churn: from its start it stays online for an
+/// exponential time of mean `on` seconds, then away for one of mean `off`, and so on; nobody
+/// is away after the events end (absences are cut there, so what waits for a client can
+/// arrive). Whole milliseconds, at least one; the client's own seeded stream.
+fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)> {
+    let n = s.clients.count as usize;
+    let start = (s.clients.connect_over_s * 1000.0) as u64 * c as u64 / n as u64;
+    let end = (s.duration_s * 1000.0) as u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x6368_7572_6e);
+    rng.set_stream(c as u64);
+    let mut exp = |mean_s: f64| {
+        let u: f64 = rng.random();
+        ((-(1.0 - u).ln() * mean_s * 1000.0).round() as u64).max(1)
+    };
+    let mut out = Vec::new();
+    let mut t = start;
+    loop {
+        t += exp(on);
+        if t >= end {
+            return out;
+        }
+        // everyone is back when the events end, so what waits for them can arrive
+        let back = (t + exp(off)).min(end);
+        out.push((t, back));
+        t = back;
     }
 }
 
@@ -279,6 +330,7 @@ mod tests {
             rto_ms: 200,
             durable: false,
             seed: 1,
+            away: Vec::new(),
             links: RefCell::new(BTreeMap::new()),
             opened: Cell::new(0),
         };

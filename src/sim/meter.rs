@@ -325,6 +325,10 @@ impl Metered {
                 if link.proxy_cut.get() {
                     return self.read_cut(buf);
                 }
+                if fe.side == 0 && fe.faults.offline_until(link.client, now).is_some() {
+                    // churn: the client went away, closing what it had open
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::ConnectionAborted)));
+                }
                 if let Some(until) = fe.faults.cut_off_until(link.client, now) {
                     link.wakers.borrow_mut()[fe.side] = Some(cx.waker().clone());
                     std::task::ready!(fe.wait_until(until, cx));
@@ -342,6 +346,13 @@ impl Metered {
             }
             let fe = self.fault.as_mut().expect("faulty path");
             let mut due = fe.late.front().map(|(t, _)| *t).or(fe.end.map(|(t, _)| t));
+            if let (0, Some(link)) = (fe.side, &link) {
+                // wake when the client goes away (churn)
+                if let Some(at) = fe.faults.next_offline(link.client, now) {
+                    link.wakers.borrow_mut()[0] = Some(cx.waker().clone());
+                    due = Some(due.map_or(at, |d| d.min(at)));
+                }
+            }
             if let (Some(idle), Some(link)) = (fe.faults.idle_ms, &link) {
                 let deadline = link.last_activity.get() + idle;
                 if now >= deadline {
@@ -507,6 +518,10 @@ impl Metered {
     fn write_fault(&mut self) -> Option<io::Error> {
         let fe = self.fault.as_mut()?;
         let link = fe.link()?;
+        if fe.side == 0 && fe.faults.offline_until(link.client, now_ms()).is_some() {
+            self.learnt_over();
+            return Some(io::Error::from(io::ErrorKind::ConnectionAborted));
+        }
         if link.proxy_cut.get() && link.silent_since.get().is_none() {
             self.learnt_over();
             return Some(io::Error::from(io::ErrorKind::BrokenPipe));
