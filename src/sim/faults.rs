@@ -218,7 +218,7 @@ fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)> {
     let n = s.clients.count as usize;
     let start = (s.clients.connect_over_s * 1000.0) as u64 * c as u64 / n as u64;
     let end = (s.duration_s * 1000.0) as u64;
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x6368_7572_6e);
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x0063_6875_726e);
     rng.set_stream(c as u64);
     let mut exp = |mean_s: f64| {
         let u: f64 = rng.random();
