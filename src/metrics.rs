@@ -129,6 +129,13 @@ pub struct Recorder {
     proxy_cuts: u64,
     stale_ms: u64,
     faults: Vec<FaultWatch>,
+    /// Whether the server holds each client's address in memory now (a connection of its,
+    /// or a hold: a request, a registration).
+    in_memory: Vec<bool>,
+    /// Clients whose address the server holds in memory.
+    memory_gauge: Gauge,
+    /// Addresses stored beyond a connection (callback registrations).
+    stored_gauge: Gauge,
 }
 
 /// One fault's recovery: which clients it hit and when each was connected again.
@@ -184,6 +191,9 @@ impl Recorder {
             proxy_cuts: 0,
             stale_ms: 0,
             faults: Vec::new(),
+            in_memory: vec![false; clients],
+            memory_gauge: Gauge::default(),
+            stored_gauge: Gauge::default(),
         }
     }
 
@@ -261,6 +271,7 @@ impl Recorder {
         let was = self.live[client] > self.dead[client];
         self.live[client] = self.live[client].saturating_add_signed(delta);
         self.connected_changed(client, was);
+        self.in_memory_changed(client);
     }
 
     /// One of `client`'s live connections is now dead (`+1`), or a dead one was dropped (`-1`).
@@ -382,6 +393,8 @@ impl Recorder {
     /// Callback registry entries: `+1` registered, `-1` forgotten.
     pub(crate) fn registry(&mut self, delta: i64) {
         self.server.registry(delta);
+        let window = self.window;
+        self.stored_gauge.change(now_ms(), delta, window);
         self.memory_changed();
     }
 
@@ -536,6 +549,18 @@ impl Recorder {
         if self.in_window(t) {
             self.w.retained_peak = self.w.retained_peak.max(self.retained);
         }
+        self.in_memory_changed(client);
+    }
+
+    /// Client `client`'s connections or holds changed: does the server hold its address now?
+    fn in_memory_changed(&mut self, client: usize) {
+        let now = self.live[client] > 0 || self.holds[client] > 0;
+        if now != self.in_memory[client] {
+            self.in_memory[client] = now;
+            let window = self.window;
+            self.memory_gauge
+                .change(now_ms(), if now { 1 } else { -1 }, window);
+        }
     }
 
     /// A request was parked (`+1`) or released (`-1`) at the server.
@@ -648,6 +673,9 @@ impl Recorder {
             self.w.address_ms += self.retained * (to - from);
         }
         self.retained_since = t.max(self.retained_since);
+        let window = self.window;
+        self.memory_gauge.advance(t, window);
+        self.stored_gauge.advance(t, window);
         if self.in_window(s * 1000) {
             self.w.retained_peak = self.w.retained_peak.max(self.retained);
         }
@@ -781,6 +809,8 @@ impl Recorder {
             recovery_s: self.recovery_s(),
             stale_s: round3(self.stale_ms as f64 / 1000.0),
             proxy_cuts: self.proxy_cuts,
+            address_seconds_in_memory: round3(self.memory_gauge.area_ms as f64 / 1000.0),
+            address_seconds_stored: round3(self.stored_gauge.area_ms as f64 / 1000.0),
         }
     }
 }
@@ -818,6 +848,31 @@ impl Recorder {
             }
         }
         round3(worst)
+    }
+}
+
+/// A count over time and its integral over the measured window, value·ms.
+#[derive(Debug, Default)]
+struct Gauge {
+    value: u64,
+    since: u64,
+    area_ms: u64,
+}
+
+impl Gauge {
+    /// Add the area up to `t` (clipped to `window`).
+    fn advance(&mut self, t: u64, window: (u64, u64)) {
+        let (from, to) = (self.since.max(window.0), t.min(window.1));
+        if to > from {
+            self.area_ms += self.value * (to - from);
+        }
+        self.since = self.since.max(t);
+    }
+
+    /// The count changes by `delta` at `t`.
+    fn change(&mut self, t: u64, delta: i64, window: (u64, u64)) {
+        self.advance(t, window);
+        self.value = self.value.saturating_add_signed(delta);
     }
 }
 
@@ -1006,6 +1061,14 @@ pub struct SummaryRow {
     /// Idle connections the proxy cut (`[proxy] idle_timeout_s`), in the window.
     #[serde(default)]
     pub proxy_cuts: u64,
+    /// ∫ clients whose address the server holds in memory dt, address·seconds: one rule for
+    /// every strategy — a connection of the client's open (kept-alive polling connections
+    /// included), a request in progress, a registration.
+    #[serde(default)]
+    pub address_seconds_in_memory: f64,
+    /// ∫ addresses stored beyond any connection dt (callback registrations), address·seconds.
+    #[serde(default)]
+    pub address_seconds_stored: f64,
 }
 
 #[cfg(test)]

@@ -90,3 +90,29 @@ fn a_truncated_or_hashed_registry_cannot_call_back() {
         assert_eq!(sum.events_delivered, 0, "{how}: no address to call");
     }
 }
+
+/// One rule for every strategy (issue 16): the server holds a client's address in memory
+/// while any connection of the client is open, or a request or registration holds it. 50
+/// clients connected through the whole 20 s window: 50 × 20 = 1,000 address·seconds for every
+/// strategy — short polling's kept-alive connection included, which the older
+/// `address_seconds` counted only while a request was in flight. Stored beyond a connection:
+/// only the callback registry, 1,000.
+#[test]
+fn every_strategy_holds_addresses_by_the_same_rule() {
+    let s = common::scenario(
+        "name = \"ret\"\nduration_s = 25\nwarmup_s = 5\n[clients]\ncount = 50\nconnect_over_s = 2\n\
+         [events]\nrate_per_client_per_s = 0.2\n[network]\nlatency_ms = 50\n",
+    );
+    for id in [
+        "short-polling",
+        "long-polling",
+        "websocket",
+        "sse",
+        "server-callback",
+    ] {
+        let r = common::run(&s, id).summary;
+        assert_eq!(r.address_seconds_in_memory, 1000.0, "{id}");
+        let stored = if id == "server-callback" { 1000.0 } else { 0.0 };
+        assert_eq!(r.address_seconds_stored, stored, "{id}");
+    }
+}
