@@ -139,33 +139,33 @@ pub(crate) fn conditions(s: &Scenario) -> String {
     } else {
         format!("{}–{} ms one-way", lat.min_ms, lat.max_ms)
     };
+    // what goes wrong and how clients answer it, when the scenario says
+    let mut extra = String::new();
+    if s.network.loss > 0.0 {
+        extra.push_str(&format!(" · {} % loss", s.network.loss * 100.0));
+    }
+    if let Some(t) = s.proxy.idle_timeout_s {
+        extra.push_str(&format!(" · proxy idle {t} s"));
+    }
+    if let Some(p) = &s.reconnect {
+        extra.push_str(&format!(" · reconnect: {}", p.describe()));
+    }
     let headers = match s.http.headers {
-        HeaderProfile::Minimal => "minimal headers".to_string(),
-        HeaderProfile::Browser => "browser headers".to_string(),
+        // the default profile makes room for the faults on one line
+        HeaderProfile::Minimal if !extra.is_empty() => String::new(),
+        HeaderProfile::Minimal => "minimal headers · ".to_string(),
+        HeaderProfile::Browser => "browser headers · ".to_string(),
         HeaderProfile::Padded {
             request_bytes,
             response_bytes,
-        } => format!("{request_bytes}/{response_bytes} B heads"),
+        } => format!("{request_bytes}/{response_bytes} B heads · "),
     };
-    let mut text = format!(
-        "{} clients · {events} · {} B payload · {latency} · {headers} · seed {}",
+    format!(
+        "{} clients · {events} · {} B payload · {latency} · {headers}seed {}{extra}",
         output::table::thousands(s.clients.count),
         s.events.payload_bytes,
         s.seed
-    );
-    // what goes wrong, and how clients answer it
-    if s.network.loss > 0.0 {
-        text.push_str(&format!(" · {} % loss", s.network.loss * 100.0));
-    }
-    if let Some(t) = s.proxy.idle_timeout_s {
-        text.push_str(&format!(" · proxy idle {t} s"));
-    }
-    if s.has_faults() || s.reconnect.is_some() {
-        if let Some(p) = &s.reconnect {
-            text.push_str(&format!(" · reconnect: {}", p.describe()));
-        }
-    }
-    text
+    )
 }
 
 /// File holding [`conditions`], read back by `realtime-lab chart`.
@@ -216,7 +216,10 @@ pub(crate) fn write_results(
             "{}{}\nmeasured window: {}–{} s\n",
             conditions(scenario),
             // a sweep point's own folder says which point it is
-            point.map(|p| format!(" · {p}")).unwrap_or_default(),
+            point
+                .filter(|p| !p.is_empty())
+                .map(|p| format!(" · {p}"))
+                .unwrap_or_default(),
             scenario.warmup_s,
             scenario.duration_s
         )

@@ -398,6 +398,20 @@ fn override_scenario(s: &mut Scenario, strategies: &[String], seed: Option<u64>)
     }
 }
 
+/// What a sweep point's charts say of it: its swept values, unless they are all the
+/// reconnect policy that the conditions line describes already.
+fn point_label(
+    s: &Scenario,
+    point: &crate::scenario::sweep::SweepPoint,
+    keys: &[String],
+) -> String {
+    if s.reconnect.is_some() && keys.iter().all(|k| k.starts_with("reconnect.")) {
+        String::new()
+    } else {
+        point.values_label(keys)
+    }
+}
+
 fn run_sweep(
     lab: &Lab,
     s: &Scenario,
@@ -437,7 +451,7 @@ fn run_sweep(
                     &ps,
                     &args.out,
                     results.clone(),
-                    &point.values_label(&plan.keys),
+                    &point_label(&ps, point, &plan.keys),
                 )
                 .map_err(Failure::Run)?;
             point_dirs.push((point.label(&plan.keys), written.dir));

@@ -164,16 +164,17 @@ impl Reconnect {
                 jitter,
             } => {
                 let j = match jitter {
-                    Jitter::None => "no jitter",
-                    Jitter::Full => "full jitter",
-                    Jitter::Equal => "equal jitter",
-                    Jitter::Decorrelated => "decorrelated jitter",
+                    Jitter::None => "backoff",
+                    Jitter::Full => "full-jitter backoff",
+                    Jitter::Equal => "equal-jitter backoff",
+                    Jitter::Decorrelated => "decorrelated backoff",
                 };
-                format!(
-                    "{j}, {} ×{multiplier} up to {}",
-                    secs(initial_ms),
-                    secs(max_ms)
-                )
+                let growth = if multiplier == 2.0 {
+                    String::new()
+                } else {
+                    format!(" ×{multiplier}")
+                };
+                format!("{j} {}–{}{growth}", secs(initial_ms), secs(max_ms))
             }
         }
     }

@@ -61,19 +61,9 @@ pub fn titled<'a, DB: DrawingBackend>(
     )
     .map_err(err)?;
     if !data.conditions.is_empty() {
-        // a long conditions line (faults, a policy, a sweep point) gets smaller type to fit
-        let mut size = SUBTITLE;
-        while size > 19
-            && top
-                .estimate_text_size(&data.conditions, &font(size))
-                .map_or(0, |s| s.0 as i32)
-                > SIZE_W - 30
-        {
-            size -= 1;
-        }
         top.draw_text(
             &data.conditions,
-            &font(size)
+            &font(fitting_size(&top, &data.conditions, SUBTITLE))
                 .color(&RGBColor(80, 80, 80))
                 .pos(Pos::new(HPos::Center, VPos::Top)),
             (SIZE_W / 2, 60),
@@ -84,6 +74,21 @@ pub fn titled<'a, DB: DrawingBackend>(
 }
 
 const SIZE_W: i32 = super::SIZE.0 as i32;
+
+/// The type size, at most `size` and at least 23 px (legible at half size), at which `text`
+/// fits the canvas's width.
+pub fn fitting_size<DB: DrawingBackend>(area: &Area<'_, DB>, text: &str, size: u32) -> u32 {
+    let mut size = size;
+    while size > 23
+        && area
+            .estimate_text_size(text, &font(size))
+            .map_or(0, |s| s.0 as i32)
+            > SIZE_W - 30
+    {
+        size -= 1;
+    }
+    size
+}
 
 /// A horizontal legend strip (colour, line pattern, name per strategy); returns the area below.
 /// Legends sit outside every plot, so they never cover data.

@@ -74,7 +74,7 @@ where
     .map_err(err)?;
     root.draw_text(
         conditions,
-        &font(SUBTITLE)
+        &font(super::draw::fitting_size(root, conditions, SUBTITLE))
             .color(&RGBColor(80, 80, 80))
             .pos(Pos::new(HPos::Center, VPos::Top)),
         (mid, 58),

@@ -33,9 +33,9 @@ pub const FAULTS: [(&str, &str); 3] = [
     ("events_lost", "events lost"),
     (
         "connect_attempts_peak_per_s",
-        "connection attempts, busiest second",
+        "attempts in the busiest second",
     ),
-    ("recovery_s", "recovery after a fault (s, 99 % reconnected)"),
+    ("recovery_s", "recovery (s, 99 % back)"),
 ];
 
 /// The name a reader understands for a swept key (`clients.count` → `clients`,
@@ -49,7 +49,7 @@ pub fn human_key(key: &str) -> String {
         "events.payload_bytes" => return "payload (bytes)".into(),
         "network.latency_ms" => return "one-way latency (ms)".into(),
         "duration_s" => return "duration (s)".into(),
-        "reconnect.policy.initial_ms" => return "backoff base (ms; 0 = immediate)".into(),
+        "reconnect.policy.initial_ms" => return "backoff base (ms, 0: immediate)".into(),
         _ => {}
     }
     let (head, last) = key.rsplit_once('.').unwrap_or(("", key));
