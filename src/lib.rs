@@ -124,6 +124,7 @@ mod metrics;
 pub mod model;
 pub mod notebook;
 mod output;
+pub mod privacy;
 mod progress;
 pub mod protocol;
 pub mod resilience;

@@ -81,9 +81,6 @@ struct Window {
     packets: u64,
     wire_up: u64,
     wire_down: u64,
-    retained_peak: u64,
-    /// ∫ retained addresses dt over the window, in address·ms.
-    address_ms: u64,
 }
 
 /// Everything measured in one run.
@@ -110,8 +107,6 @@ pub struct Recorder {
     by_type: Vec<u64>,
     tracer: Option<crate::trace::Tracer>,
     holds: Vec<u32>,
-    retained: u64,
-    retained_since: u64,
     entry_bytes: u64,
     pub(crate) server: crate::server::ServerModel,
     connect_attempts: u64,
@@ -136,6 +131,19 @@ pub struct Recorder {
     memory_gauge: Gauge,
     /// Addresses stored beyond a connection (callback registrations).
     stored_gauge: Gauge,
+    /// Callback registrations in time order: `(t, client, stored address)`, `None` when the
+    /// entry expired (for `stale_registry_entries_peak`).
+    registrations: Vec<(u64, u32, Option<u32>)>,
+    /// Who held which public address when (churn, address changes).
+    plan: Option<Rc<crate::sim::addresses::AddressPlan>>,
+    /// Callbacks whose connect timed out (nobody answers at the stored address), in the window.
+    callbacks_unreachable: u64,
+    /// Callbacks the server attempted, in the window.
+    callbacks: u64,
+    /// Clients nobody can open a connection to (behind NAT, a browser).
+    clients_unreachable: u64,
+    /// `[privacy] access_log`: seconds each access-log line is kept (`None`: no log).
+    log_retention_s: Option<f64>,
 }
 
 /// One fault's recovery: which clients it hit and when each was connected again.
@@ -175,8 +183,6 @@ impl Recorder {
             by_type: vec![0; types.len()],
             tracer: None,
             holds: vec![0; clients],
-            retained: 0,
-            retained_since: 0,
             entry_bytes: 14,
             server: crate::server::ServerModel::unlimited(),
             connect_attempts: 0,
@@ -194,6 +200,12 @@ impl Recorder {
             in_memory: vec![false; clients],
             memory_gauge: Gauge::default(),
             stored_gauge: Gauge::default(),
+            registrations: Vec::new(),
+            plan: None,
+            callbacks_unreachable: 0,
+            callbacks: 0,
+            clients_unreachable: 0,
+            log_retention_s: None,
         }
     }
 
@@ -532,24 +544,40 @@ impl Recorder {
     /// request in progress, an open connection, a registration). The address counts as
     /// retained while any reason holds it.
     pub fn address_hold(&mut self, client: usize, delta: i32) {
-        let t = now_ms();
-        let (from, to) = (self.retained_since.max(self.window.0), t.min(self.window.1));
-        if to > from {
-            self.w.address_ms += self.retained * (to - from);
-        }
-        self.retained_since = t;
         let h = &mut self.holds[client];
-        let before = *h > 0;
         *h = h.saturating_add_signed(delta);
-        match (before, *h > 0) {
-            (false, true) => self.retained += 1,
-            (true, false) => self.retained -= 1,
-            _ => {}
-        }
-        if self.in_window(t) {
-            self.w.retained_peak = self.w.retained_peak.max(self.retained);
-        }
         self.in_memory_changed(client);
+    }
+
+    /// The addresses clients hold (churn, address changes): for the stale-entry count.
+    pub(crate) fn set_address_plan(&mut self, plan: Rc<crate::sim::addresses::AddressPlan>) {
+        self.plan = Some(plan);
+    }
+
+    /// `[privacy] access_log`: keep each request's line for `retention_s`.
+    pub(crate) fn set_access_log(&mut self, retention_s: Option<f64>) {
+        self.log_retention_s = retention_s;
+    }
+
+    /// The callback registry now stores `address` (a pool index; `None`: a stored value that
+    /// is no address, or the entry expired) for `client`.
+    pub(crate) fn registration(&mut self, client: usize, address: Option<u32>) {
+        self.registrations.push((now_ms(), client as u32, address));
+    }
+
+    /// A client that nobody can open a connection to (NAT, firewall, a browser).
+    pub(crate) fn client_unreachable(&mut self) {
+        self.clients_unreachable += 1;
+    }
+
+    /// The server attempted a callback; `reached` says whether its connect succeeded.
+    pub(crate) fn callback(&mut self, reached: bool) {
+        if self.in_window(now_ms()) {
+            self.callbacks += 1;
+            if !reached {
+                self.callbacks_unreachable += 1;
+            }
+        }
     }
 
     /// Client `client`'s connections or holds changed: does the server hold its address now?
@@ -668,17 +696,9 @@ impl Recorder {
     pub fn end_second(&mut self, s: u64) {
         self.accumulate_parked((s + 1) * 1000);
         let t = (s + 1) * 1000;
-        let (from, to) = (self.retained_since.max(self.window.0), t.min(self.window.1));
-        if to > from {
-            self.w.address_ms += self.retained * (to - from);
-        }
-        self.retained_since = t.max(self.retained_since);
         let window = self.window;
         self.memory_gauge.advance(t, window);
         self.stored_gauge.advance(t, window);
-        if self.in_window(s * 1000) {
-            self.w.retained_peak = self.w.retained_peak.max(self.retained);
-        }
         let (open, parked) = (self.open_connections, self.parked);
         let in_window = self.in_window(s * 1000);
         let memory = self.server.memory_bytes(open, parked);
@@ -788,9 +808,9 @@ impl Recorder {
             } else {
                 round3((w.wire_up + w.wire_down) as f64 / delivered_in_window as f64)
             },
-            addresses_retained_peak: w.retained_peak,
-            address_seconds: round3(w.address_ms as f64 / 1000.0),
-            registry_bytes_peak: w.retained_peak * self.entry_bytes,
+            addresses_retained_peak: self.memory_gauge.peak,
+            address_seconds: round3(self.memory_gauge.area_ms as f64 / 1000.0),
+            registry_bytes_peak: self.stored_gauge.peak * self.entry_bytes,
             misdelivered: self.misdelivered,
             server_cpu_s: round6(srv.cpu_s),
             server_cores_needed_mean: round6(srv.cores_needed_mean),
@@ -811,11 +831,69 @@ impl Recorder {
             proxy_cuts: self.proxy_cuts,
             address_seconds_in_memory: round3(self.memory_gauge.area_ms as f64 / 1000.0),
             address_seconds_stored: round3(self.stored_gauge.area_ms as f64 / 1000.0),
+            access_log_lines: self.log_retention_s.map_or(0, |_| w.requests),
+            address_seconds_logged: self
+                .log_retention_s
+                .map_or(0.0, |r| round3(w.requests as f64 * r)),
+            stale_registry_entries_peak: self.stale_peak(),
+            registry_entries_peak: self.stored_gauge.peak,
+            address_changes: self.plan.as_ref().map_or(0, |p| p.changes),
+            callbacks: self.callbacks,
+            callbacks_unreachable: self.callbacks_unreachable,
+            clients_unreachable: self.clients_unreachable,
         }
     }
 }
 
 impl Recorder {
+    /// The most callback-registry entries at once, within the window, whose stored address
+    /// was not (or no longer) the address their client had: it changed, or the client was
+    /// away. Computed after the run from the registrations and the address plan.
+    fn stale_peak(&self) -> u64 {
+        let Some(plan) = &self.plan else {
+            return 0;
+        };
+        let mut by_client: std::collections::BTreeMap<u32, Vec<(u64, Option<u32>)>> =
+            std::collections::BTreeMap::new();
+        for &(t, c, a) in &self.registrations {
+            by_client.entry(c).or_default().push((t, a));
+        }
+        let mut deltas: Vec<(u64, i64)> = Vec::new();
+        for (c, regs) in &by_client {
+            let c = *c as usize;
+            let mut times: Vec<u64> = regs.iter().map(|r| r.0).collect();
+            for s in plan.sessions(c) {
+                times.push(s.from);
+                if s.to != u64::MAX {
+                    times.push(s.to);
+                }
+            }
+            times.sort_unstable();
+            times.dedup();
+            let mut stale = false;
+            for t in times {
+                let i = regs.partition_point(|r| r.0 <= t);
+                let stored = i.checked_sub(1).and_then(|i| regs[i].1);
+                let now = stored.is_some() && stored != plan.address_of(c, t);
+                if now != stale {
+                    deltas.push((t, if now { 1 } else { -1 }));
+                    stale = now;
+                }
+            }
+        }
+        deltas.sort_unstable();
+        let (mut value, mut peak) = (0i64, 0i64);
+        for (i, &(t, d)) in deltas.iter().enumerate() {
+            value += d;
+            let held_until = deltas.get(i + 1).map_or(u64::MAX, |n| n.0);
+            // the value holds over [t, next change): count it if that meets the window
+            if held_until > t && t < self.window.1 && held_until > self.window.0 {
+                peak = peak.max(value);
+            }
+        }
+        peak.max(0) as u64
+    }
+
     /// The most connection attempts in one second of the window.
     fn peak_attempts(&self) -> u64 {
         let (from, to) = (self.window.0 / 1000, self.window.1.div_ceil(1000));
@@ -857,6 +935,8 @@ struct Gauge {
     value: u64,
     since: u64,
     area_ms: u64,
+    /// The highest value within the window.
+    peak: u64,
 }
 
 impl Gauge {
@@ -865,6 +945,8 @@ impl Gauge {
         let (from, to) = (self.since.max(window.0), t.min(window.1));
         if to > from {
             self.area_ms += self.value * (to - from);
+            // the value held over [from, to), inside the window
+            self.peak = self.peak.max(self.value);
         }
         self.since = self.since.max(t);
     }
@@ -1069,6 +1151,36 @@ pub struct SummaryRow {
     /// ∫ addresses stored beyond any connection dt (callback registrations), address·seconds.
     #[serde(default)]
     pub address_seconds_stored: f64,
+    /// Access-log lines written in the window, one per request answered, each with the
+    /// client's address (`[privacy] access_log`; 0 without a log).
+    #[serde(default)]
+    pub access_log_lines: u64,
+    /// Address·seconds the window's access-log lines will be kept: lines ×
+    /// `retention_days` (storage committed, most of it after the run).
+    #[serde(default)]
+    pub address_seconds_logged: f64,
+    /// Most callback-registry entries at once whose stored address was no longer their
+    /// client's (it moved, or went away), in the window.
+    #[serde(default)]
+    pub stale_registry_entries_peak: u64,
+    /// Most callback-registry entries at once, in the window.
+    #[serde(default)]
+    pub registry_entries_peak: u64,
+    /// Client address changes in the run (`[clients] address_change_per_hour`).
+    #[serde(default)]
+    pub address_changes: u64,
+    /// Callbacks the server attempted (connections it opened or tried to open to a stored
+    /// address, one per event without keep-alive), in the window.
+    #[serde(default)]
+    pub callbacks: u64,
+    /// Of those, the ones nobody answered (behind NAT, a browser, an unused address): each
+    /// lost after the server's connect timeout.
+    #[serde(default)]
+    pub callbacks_unreachable: u64,
+    /// Clients that could not accept a connection from the server (behind NAT or a
+    /// firewall, or a browser), as a strategy that needs to call them found.
+    #[serde(default)]
+    pub clients_unreachable: u64,
 }
 
 #[cfg(test)]

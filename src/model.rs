@@ -125,6 +125,18 @@ pub struct Prediction {
     /// `(low, high)` range ([`crate::resilience::attempts_peak`]).
     #[serde(skip)]
     pub attempts_peak_per_s: Option<(f64, f64)>,
+    /// Events delivered to the wrong client ([`crate::privacy`]; `None`: 0 is expected).
+    #[serde(default)]
+    pub misdelivered: Option<f64>,
+    /// Address·seconds held in memory over the window ([`crate::privacy`]).
+    #[serde(default)]
+    pub address_seconds_in_memory: Option<f64>,
+    /// Address·seconds stored beyond a connection over the window.
+    #[serde(default)]
+    pub address_seconds_stored: Option<f64>,
+    /// Share of clients the server cannot open a connection to.
+    #[serde(default)]
+    pub unreachable_share: Option<f64>,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -239,6 +251,10 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         load: None,
         events_lost: None,
         attempts_peak_per_s: None,
+        misdelivered: None,
+        address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
+        address_seconds_stored: Some(0.0),
+        unreachable_share: Some(0.0),
     }
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn push_under_loss(p: &mut Prediction, s: &Scenario) {
 /// Whether the only faults are server restarts (the case the closed forms cover).
 fn only_restarts(s: &Scenario) -> bool {
     s.network.loss == 0.0
+        && !s.has_churn()
         && s.proxy.idle_timeout_s.is_none()
         && !s.faults.is_empty()
         && s.faults

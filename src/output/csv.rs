@@ -115,6 +115,10 @@ struct ModelRow<'a> {
     saturation_clients: Option<f64>,
     /// Clients one core can serve.
     clients_per_core: Option<f64>,
+    misdelivered: Option<f64>,
+    address_seconds_in_memory: Option<f64>,
+    address_seconds_stored: Option<f64>,
+    clients_unreachable: Option<f64>,
 }
 
 /// `model.csv`: one row per strategy that has a closed form.
@@ -135,17 +139,16 @@ pub fn render_model(
         let slowdown = cap.as_ref().map_or(1.0, |c| c.slowdown);
         let requests_per_s = p.requests_per_s.map(|r| r / slowdown);
         let requests = requests_per_s.map(|r| r * window);
+        // a strategy's own loss (unreachable clients) holds with or without faults; without
+        // either, nothing is lost
+        let lost = p.events_lost.or((!scenario.has_faults()).then_some(0.0));
         ModelRow {
             strategy: id,
             clients: scenario.clients.count,
             duration_s: window,
             events_generated: r3(Some(events)),
-            events_delivered: r3(Some(events)),
-            events_lost: if scenario.has_faults() {
-                r3(p.events_lost)
-            } else {
-                Some(0.0)
-            },
+            events_delivered: r3(lost.map(|l| events - l)),
+            events_lost: r3(lost),
             duplicates: Some(0.0),
             requests: r3(requests),
             requests_per_s: r3(requests_per_s),
@@ -182,6 +185,12 @@ pub fn render_model(
                 .map(|c| c.clients_per_core)
                 .filter(|v| v.is_finite())
                 .map(f64::round),
+            misdelivered: r3(Some(p.misdelivered.unwrap_or(0.0))),
+            address_seconds_in_memory: r3(p.address_seconds_in_memory),
+            address_seconds_stored: r3(p.address_seconds_stored),
+            clients_unreachable: r3(p
+                .unreachable_share
+                .map(|u| u * scenario.clients.count as f64)),
         }
     }))
 }

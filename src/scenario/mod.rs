@@ -24,12 +24,12 @@ use serde::Deserialize;
 
 pub use de::{HeaderProfile, Latency};
 pub(crate) use locate::line_of;
-pub(crate) use types::{escape, shown, SCENARIO_FIELDS, SCENARIO_TABLES};
 pub use types::{
-    Clients, Costs, Events, Fanout, Fault, Http, MemoryCosts, Network, Privacy, Proxy, Scenario,
-    ScenarioError, Server, Simulation, Source, StoreAddresses, Upstream, MAX_CLIENTS,
-    MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
+    default_address_pool, ClientKind, Clients, Costs, Events, Fanout, Fault, Http, MemoryCosts,
+    Network, Privacy, Proxy, Scenario, ScenarioError, Server, Simulation, Source, StoreAddresses,
+    Upstream, MAX_CLIENTS, MAX_DELIVERIES, MAX_DURATION_S, MAX_PAYLOAD_BYTES,
 };
+pub(crate) use types::{escape, shown, SCENARIO_FIELDS, SCENARIO_TABLES};
 pub(crate) use validate::whole_ms;
 
 /// The quickstart scenario, embedded so that `realtime-lab run` works on a fresh clone.
@@ -395,7 +395,15 @@ impl Scenario {
     /// Whether anything goes wrong in this run: `[[faults]]`, a `[proxy]` idle timeout or
     /// `[network] loss`.
     pub fn has_faults(&self) -> bool {
-        !self.faults.is_empty() || self.proxy.idle_timeout_s.is_some() || self.network.loss > 0.0
+        !self.faults.is_empty()
+            || self.proxy.idle_timeout_s.is_some()
+            || self.network.loss > 0.0
+            || self.has_churn()
+    }
+
+    /// Whether clients come and go (`online_s`/`offline_s`) or change addresses.
+    pub fn has_churn(&self) -> bool {
+        self.clients.online_s.is_some() || self.clients.address_change_per_hour > 0.0
     }
 
     /// What is allowed but probably not meant: faults that leave no event deliverable.

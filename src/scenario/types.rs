@@ -81,6 +81,45 @@ pub struct Clients {
     pub online_s: Option<f64>,
     /// The mean time a client stays away (offline: no connection), seconds.
     pub offline_s: Option<f64>,
+    /// How often a client's public address changes while it is online (mobile handovers,
+    /// DHCP leases, carrier-grade NAT remapping), per hour (exponential gaps, seeded; 0: never).
+    /// It loses its connections and reconnects from the new address.
+    #[serde(default)]
+    pub address_change_per_hour: f64,
+    /// How many public addresses the clients share (`None`: a quarter more than the clients,
+    /// [`default_address_pool`]). A released address goes back to the pool and is handed out
+    /// again, least recently released first.
+    pub address_pool: Option<u64>,
+    /// How long a released address rests before it is handed to another client, seconds
+    /// (default 120: RFC 6888's REQ-8 for a carrier-grade NAT's ports).
+    #[serde(default = "default_reuse_after")]
+    pub address_reuse_after_s: f64,
+    /// What the clients are: `"app"` (a native program: it can listen for connections, if
+    /// its network lets anyone reach it) or `"browser"` (a web page: it can open connections
+    /// but never accept one).
+    #[serde(default)]
+    pub kind: ClientKind,
+}
+
+/// `[clients] kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// A native program.
+    #[default]
+    App,
+    /// A web page: no API lets it accept a connection.
+    Browser,
+}
+
+/// The default `[clients] address_pool`: a quarter more addresses than clients (a pool about
+/// 80 % used, as in IPv4-starved access networks; our choice, documented in docs/addresses.md).
+pub fn default_address_pool(clients: u64) -> u64 {
+    clients + clients.div_ceil(4)
+}
+
+fn default_reuse_after() -> f64 {
+    120.0
 }
 
 /// `[events]`
@@ -224,12 +263,34 @@ pub struct Http {
 }
 
 /// `[privacy]`: what the server keeps of a client's address.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Privacy {
     /// How addresses are stored in the server's per-client registry.
     #[serde(default)]
     pub store_addresses: StoreAddresses,
+    /// The server writes an access-log line, with the client's address, for every HTTP
+    /// request it answers (a WebSocket upgrade and an SSE `GET` are one request each).
+    #[serde(default)]
+    pub access_log: bool,
+    /// How long access logs are kept, days (default 14: Debian's nginx log rotation keeps 14
+    /// daily files).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: f64,
+}
+
+fn default_retention_days() -> f64 {
+    14.0
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Privacy {
+            store_addresses: StoreAddresses::default(),
+            access_log: false,
+            retention_days: default_retention_days(),
+        }
+    }
 }
 
 /// How the server stores a client address.
@@ -455,6 +516,10 @@ impl Default for Clients {
             connect_over_s: 0.0,
             online_s: None,
             offline_s: None,
+            address_change_per_hour: 0.0,
+            address_pool: None,
+            address_reuse_after_s: default_reuse_after(),
+            kind: ClientKind::App,
         }
     }
 }

@@ -284,6 +284,7 @@ fn check_clients(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Str
         0.0,
         s.duration_s,
     )?;
+    check_addresses(s, at)?;
     match (s.clients.online_s, s.clients.offline_s) {
         (None, None) => Ok(()),
         (Some(on), Some(off)) => {
@@ -299,6 +300,49 @@ fn check_clients(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Str
             at(&["clients", "offline_s"])
         )),
     }
+}
+
+/// `[clients] address_change_per_hour`, `address_pool`, `address_reuse_after_s` and
+/// `[privacy] retention_days`.
+fn check_addresses(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
+    let c = &s.clients;
+    let rate = c.address_change_per_hour;
+    if !(rate.is_finite() && (0.0..=3600.0).contains(&rate)) {
+        return Err(format!(
+            "{}: {rate} is not allowed; use 0 to 3600 changes per hour",
+            at(&["clients", "address_change_per_hour"])
+        ));
+    }
+    seconds(
+        &at(&["clients", "address_reuse_after_s"]),
+        c.address_reuse_after_s,
+        0.0,
+        86_400.0,
+    )?;
+    if let Some(pool) = c.address_pool {
+        // the clients online at once: all of them, or on average on/(on + off) of them
+        let online = match (c.online_s, c.offline_s) {
+            (Some(on), Some(off)) if on > 0.0 && off > 0.0 => {
+                (c.count as f64 * on / (on + off)).ceil() as u64
+            }
+            _ => c.count,
+        };
+        if pool < online.max(1) || pool > MAX_CLIENTS * 2 {
+            return Err(format!(
+                "{}: {pool} is not allowed; the pool must hold at least the clients online at once ({online}) and at most {}",
+                at(&["clients", "address_pool"]),
+                MAX_CLIENTS * 2
+            ));
+        }
+    }
+    let days = s.privacy.retention_days;
+    if !(days.is_finite() && (0.0..=3650.0).contains(&days)) {
+        return Err(format!(
+            "{}: {days} is not allowed; use 0 to 3650 days",
+            at(&["privacy", "retention_days"])
+        ));
+    }
+    Ok(())
 }
 
 fn check_events(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {

@@ -201,8 +201,28 @@ impl ServerCtx {
 
     /// Open a metered connection from the server to a client's address (a callback),
     /// compensating the simulator's cheap connect like [`ClientCtx::connect`].
+    ///
+    /// A client's public address ([`ClientCtx::public_addr`]) reaches whoever holds it now
+    /// (addresses change and are reused: `[clients] address_change_per_hour`). When nobody
+    /// answers there — the address is unused, or its holder is behind NAT, a firewall or a
+    /// browser and never listens — the SYN is dropped and this fails only when TCP gives up
+    /// after its SYN retries (Linux: 127 s): wrap it in your own connect timeout.
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
         let started = crate::metrics::now_ms();
+        let addr = match super::addresses::index_of(addr) {
+            None => Some(addr),
+            Some(a) => self.route(a),
+        };
+        let dropped = || async {
+            tokio::time::sleep(SYN_GIVE_UP).await;
+            Err::<Metered, _>(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "nobody answered at that address",
+            ))
+        };
+        let Some(addr) = addr else {
+            return dropped().await;
+        };
         if self.scenario.server.max_connections.is_some() {
             // a socket is a file descriptor too: beyond the limit, connect fails (EMFILE)
             let mut rec = self.rec.borrow_mut();
@@ -214,13 +234,44 @@ impl ServerCtx {
             }
         }
         self.work(Work::Connect).await;
-        let stream = turmoil::net::TcpStream::connect(addr).await?;
+        let stream = match turmoil::net::TcpStream::connect(addr).await {
+            Ok(stream) => stream,
+            // nothing listens there: a NAT or firewall drops the SYN without a word
+            Err(_) => return dropped().await,
+        };
         // the server has no per-client random stream: the constant part of the delay
         tokio::time::sleep(Duration::from_millis(
             self.scenario.network.latency_ms.min_ms,
         ))
         .await;
         Ok(Metered::server_outbound(stream, self.rec.clone(), started))
+    }
+
+    /// Where public address `a` leads now: the simulated host and port of the client that
+    /// holds it, if one does.
+    fn route(&self, a: u32) -> Option<std::net::SocketAddr> {
+        let now = crate::metrics::now_ms();
+        let n = self.scenario.clients.count as usize;
+        let holder = match self.faults.as_ref().and_then(|f| f.plan.as_ref()) {
+            Some(plan) => plan.holder(a, now),
+            None => ((a as usize) < n).then_some(a as usize),
+        }?;
+        let k = super::pool_hosts(&self.scenario);
+        let ip = turmoil::lookup(format!("pool-{}", holder % k));
+        Some(std::net::SocketAddr::new(ip, 1024 + (holder / k) as u16))
+    }
+
+    /// The callback registry now keeps `stored` for `client` (`None`: the entry expired, or
+    /// what is kept is no address): for `stale_registry_entries_peak`.
+    pub fn registered(&self, client: usize, stored: Option<std::net::SocketAddr>) {
+        let a = stored.and_then(super::addresses::index_of);
+        self.rec.borrow_mut().registration(client, a);
+    }
+
+    /// Count a callback attempt (`callbacks`); `reached`: its connect succeeded (otherwise
+    /// `callbacks_unreachable`).
+    pub fn count_callback(&self, reached: bool) {
+        self.rec.borrow_mut().callback(reached);
     }
 
     /// Hold `client`'s address until the returned guard is dropped (a request in progress, an
@@ -334,6 +385,10 @@ pub(crate) struct Backoff {
 /// Linux waits 1 s before resending an unanswered SYN).
 pub const REFUSED_RETRY: Duration = Duration::from_secs(1);
 
+/// How long an unanswered connect takes to fail: Linux resends a SYN 6 times
+/// (`tcp_syn_retries`), after 1, 2, 4, 8, 16, 32 s, and gives up 64 s after the last: 127 s.
+pub const SYN_GIVE_UP: Duration = Duration::from_secs(127);
+
 /// The error of a client whose `[reconnect]` policy gave up connecting: its run ends quietly
 /// (`clients_gave_up`), its events are lost; not a failure of the run.
 #[derive(Debug)]
@@ -390,9 +445,57 @@ impl ClientCtx {
     }
 
     /// Listen on `port` of this client's host (a callback endpoint); accepted streams are
-    /// metered, their writes counted as upstream.
+    /// metered, their writes counted as upstream. Fails with `Unsupported` for `[clients]
+    /// kind = "browser"`: a web page has no API to accept a connection.
     pub async fn listen(&self, port: u16) -> io::Result<Listener> {
+        if self.scenario.clients.kind == crate::scenario::ClientKind::Browser {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a browser cannot accept connections: a web page has no API to listen on a port",
+            ));
+        }
         Listener::bind_client(port, self.rec.clone(), self.id, &self.host).await
+    }
+
+    /// Report that nobody can open a connection to this client (it is behind NAT or a
+    /// firewall, or a browser): `clients_unreachable`.
+    pub fn unreachable(&self) {
+        self.rec.borrow_mut().client_unreachable();
+    }
+
+    /// This client's public address now: what a server that sees its connections would see
+    /// and could store (`None` while it is away). Addresses change and are reused by other
+    /// clients (`[clients] address_change_per_hour`, `address_pool`); without churn or
+    /// changes, client `i` keeps pool address `i`. Connecting to it from the server
+    /// ([`ServerCtx::connect`]) reaches whoever holds it then, on its [`ClientCtx::own_port`].
+    pub fn public_addr(&self) -> Option<std::net::SocketAddr> {
+        let now = crate::metrics::now_ms();
+        match self.faults.as_ref().and_then(|f| f.plan.as_ref()) {
+            Some(plan) => plan.address_of(self.id, now),
+            None => Some(self.id as u32),
+        }
+        .map(super::addresses::public)
+    }
+
+    /// When this client's current address goes away (it changes, or the client leaves),
+    /// if it does; the ms of simulated time.
+    pub fn address_ends_at(&self) -> Option<u64> {
+        let now = crate::metrics::now_ms();
+        let plan = self.faults.as_ref().and_then(|f| f.plan.as_ref())?;
+        plan.session_at(self.id, now)
+            .map(|s| s.to)
+            .filter(|&t| t != u64::MAX)
+    }
+
+    /// When this client next comes back online after an absence (churn), if it does: the
+    /// moment a real app would know it has just (re)started.
+    pub fn next_return(&self) -> Option<u64> {
+        let now = crate::metrics::now_ms();
+        let plan = self.faults.as_ref().and_then(|f| f.plan.as_ref())?;
+        plan.sessions(self.id)
+            .iter()
+            .find(|s| s.from > now && s.after_absence)
+            .map(|s| s.from)
     }
 
     /// Open a metered TCP connection to the server, trying again after the reconnect

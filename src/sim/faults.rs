@@ -64,6 +64,8 @@ pub(crate) struct Faults {
     seed: u64,
     /// Churn: each client's offline windows `[from, to)`, in time order (empty without churn).
     pub away: Vec<Vec<(u64, u64)>>,
+    /// Who holds which public address when (with churn or address changes).
+    pub plan: Option<Rc<super::addresses::AddressPlan>>,
     links: RefCell<BTreeMap<SocketAddr, Rc<Link>>>,
     /// Connections opened so far (numbers each link's random stream).
     opened: Cell<u64>,
@@ -76,7 +78,8 @@ impl Faults {
         let has_any = !s.faults.is_empty()
             || s.proxy.idle_timeout_s.is_some()
             || s.network.loss > 0.0
-            || churn.is_some();
+            || churn.is_some()
+            || s.clients.address_change_per_hour > 0.0;
         if !has_any {
             return None;
         }
@@ -96,6 +99,16 @@ impl Faults {
                 }
             }
         }
+        let mut away_windows: Vec<Vec<(u64, u64)>> = match churn {
+            None => Vec::new(),
+            Some((on, off)) => (0..n).map(|c| away(s, c, on, off)).collect(),
+        };
+        let plan = super::addresses::AddressPlan::of(s, &away_windows).map(Rc::new);
+        if let Some(p) = &plan {
+            // a client is without connections while it has no address: away, changing it,
+            // or waiting for one to rest
+            away_windows = p.gaps();
+        }
         Some(Rc::new(Faults {
             restarts,
             outages,
@@ -105,10 +118,8 @@ impl Faults {
             rto_ms: s.network.rto_ms,
             durable: s.server.durable,
             seed: s.seed,
-            away: match churn {
-                None => Vec::new(),
-                Some((on, off)) => (0..n).map(|c| away(s, c, on, off)).collect(),
-            },
+            away: away_windows,
+            plan,
             links: RefCell::new(BTreeMap::new()),
             opened: Cell::new(0),
         }))
@@ -331,6 +342,7 @@ mod tests {
             durable: false,
             seed: 1,
             away: Vec::new(),
+            plan: None,
             links: RefCell::new(BTreeMap::new()),
             opened: Cell::new(0),
         };

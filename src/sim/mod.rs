@@ -13,6 +13,7 @@
 //!   backlog) is at least the client count;
 //! - the run is driven with `step()` so the recorder can close each simulated second.
 
+pub mod addresses;
 mod ctx;
 pub(crate) mod faults;
 mod feed;
@@ -174,6 +175,15 @@ fn run_inner(
     rec.borrow_mut()
         .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
     rec.borrow_mut().set_server(scenario);
+    rec.borrow_mut().set_access_log(
+        scenario
+            .privacy
+            .access_log
+            .then_some(scenario.privacy.retention_days * 86_400.0),
+    );
+    if let Some(plan) = faults.as_ref().and_then(|f| f.plan.clone()) {
+        rec.borrow_mut().set_address_plan(plan);
+    }
     rec.borrow_mut()
         .trace_client(scenario.simulation.trace_client.unwrap_or(0) as usize);
     let closing = Rc::new(Closing::default());

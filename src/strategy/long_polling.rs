@@ -214,5 +214,9 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         load: Some(load),
         events_lost: None,
         attempts_peak_per_s: None,
+        misdelivered: None,
+        address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
+        address_seconds_stored: Some(0.0),
+        unreachable_share: Some(0.0),
     }
 }

@@ -33,6 +33,8 @@
 //! three one-way delays, 3d. With it, one transit, d. `events_lost` grows with
 //! `nat_fraction`; `addresses_retained_peak` equals the registered clients for the whole run.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -48,10 +50,14 @@ use rand::Rng;
 use serde::Deserialize;
 
 use super::http::{self, client_of, respond, Body, Conn, Handler};
+use crate::metrics::now_ms;
+use crate::model::Prediction;
+use crate::privacy;
 use crate::scenario::Scenario;
-use crate::scenario::StoreAddresses;
+use crate::scenario::{ClientKind, StoreAddresses};
 use crate::sim::{
-    ClientCtx, LocalBoxFuture, ServerCtx, Settings, SettingsError, Strategy, StrategyResult, Work,
+    check_seconds, AddressHold, ClientCtx, LocalBoxFuture, RegistryEntry, ServerCtx, Settings,
+    SettingsError, Strategy, StrategyResult, Work,
 };
 use crate::style::{okabe_ito, Dash, Look};
 
@@ -65,13 +71,41 @@ pub struct ServerCallbackSettings {
     /// Keep one connection per client open between events (otherwise one per event).
     #[serde(default = "yes")]
     pub keep_alive: bool,
-    /// Share of clients behind NAT: they register an address the server cannot reach.
-    #[serde(default)]
+    /// Share of clients nobody can connect to: behind a home router's NAT, a carrier-grade
+    /// NAT or a firewall that drops unsolicited connections. Default 0.9: more than 90 % of
+    /// residential DSL lines sit behind a NAT gateway (Maier, Schneider, Feldmann, "NAT Usage
+    /// in Residential Broadband Networks", PAM 2011), and mobile networks use carrier-grade
+    /// NAT almost everywhere (Richter et al., IMC 2016). See docs/addresses.md.
+    #[serde(default = "default_nat")]
     pub nat_fraction: f64,
+    /// A client registers its address again this often, seconds (and whenever it comes
+    /// back online). Default 1,800: half of SIP's default registration lifetime.
+    #[serde(default = "default_register_every")]
+    pub register_every_s: f64,
+    /// The server forgets a registration not renewed for this long, seconds. Default 3,600:
+    /// SIP's default registration lifetime (RFC 3261 §10.2.1.1).
+    #[serde(default = "default_ttl")]
+    pub registry_ttl_s: f64,
+    /// The server gives up a callback connect nobody answers after this long, seconds, and
+    /// drops the events it was for. Default 10: Node.js's `fetch` (undici) connect timeout.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_s: f64,
 }
 
 fn yes() -> bool {
     true
+}
+fn default_nat() -> f64 {
+    0.9
+}
+fn default_register_every() -> f64 {
+    1_800.0
+}
+fn default_ttl() -> f64 {
+    3_600.0
+}
+fn default_connect_timeout() -> f64 {
+    10.0
 }
 
 /// What the server keeps for a registered client, per `[privacy] store_addresses`.
@@ -131,23 +165,66 @@ impl Strategy for ServerCallback {
 
     fn check(&self, settings: &Settings, _: &Scenario) -> Result<(), SettingsError> {
         let s: ServerCallbackSettings = settings.parse()?;
-        if !(0.0..=1.0).contains(&s.nat_fraction) {
+        if !(s.nat_fraction.is_finite() && (0.0..=1.0).contains(&s.nat_fraction)) {
             return Err(SettingsError {
                 field: "nat_fraction".into(),
                 message: format!("{} is not allowed; use a share from 0 to 1", s.nat_fraction),
             });
         }
+        check_seconds("register_every_s", s.register_every_s, 0.1, 86_400.0)?;
+        check_seconds("registry_ttl_s", s.registry_ttl_s, 0.1, 7.0 * 86_400.0)?;
+        check_seconds("connect_timeout_s", s.connect_timeout_s, 0.001, 127.0)?;
         Ok(())
     }
 
-    fn longest_period(&self, _: &Settings) -> Duration {
-        Duration::ZERO
+    fn longest_period(&self, settings: &Settings) -> Duration {
+        // a callback nobody answers holds the client's events this long
+        settings
+            .parse::<ServerCallbackSettings>()
+            .map_or(Duration::ZERO, |s| {
+                Duration::from_millis((s.connect_timeout_s * 1000.0).round() as u64)
+            })
+    }
+
+    fn model(&self, scenario: &Scenario, settings: &Settings) -> Option<Prediction> {
+        let s: ServerCallbackSettings = settings.parse().ok()?;
+        let browser = scenario.clients.kind == ClientKind::Browser;
+        let cb = privacy::Callback {
+            unreachable: if browser { 1.0 } else { s.nat_fraction },
+            register_every_s: s.register_every_s,
+            ttl_s: s.registry_ttl_s,
+            connect_timeout_s: s.connect_timeout_s,
+        };
+        // only the address questions have closed forms here (and only without other faults)
+        let others = !scenario.faults.is_empty()
+            || scenario.proxy.idle_timeout_s.is_some()
+            || scenario.network.loss > 0.0;
+        let expected = (!others).then(|| privacy::callback(scenario, cb)).flatten();
+        let full = scenario.privacy.store_addresses == StoreAddresses::Full;
+        Some(Prediction {
+            events_lost: expected.map(|e| {
+                if full {
+                    e.lost
+                } else {
+                    scenario.expected_deliveries()
+                }
+            }),
+            misdelivered: expected.map(|e| if full { e.misdelivered } else { 0.0 }),
+            address_seconds_in_memory: privacy::address_seconds_stored(scenario, cb)
+                .filter(|_| !others),
+            address_seconds_stored: privacy::address_seconds_stored(scenario, cb)
+                .filter(|_| !others),
+            unreachable_share: Some(cb.unreachable),
+            ..Prediction::default()
+        })
     }
 
     fn server(&self, ctx: ServerCtx) -> LocalBoxFuture<StrategyResult> {
         Box::pin(async move {
             let s: ServerCallbackSettings = ctx.settings().parse().map_err(|e| e.message)?;
-            let handler: Handler = Rc::new(move |ctx, req| Box::pin(register(ctx, s.clone(), req)));
+            let registry = Registry::default();
+            let handler: Handler =
+                Rc::new(move |ctx, req| Box::pin(register(ctx, s.clone(), registry.clone(), req)));
             http::serve(ctx, handler).await
         })
     }
@@ -161,10 +238,25 @@ impl Strategy for ServerCallback {
     }
 }
 
-/// `POST /register?client=N` with the client's address: store it, start calling back.
+/// One registration: what is stored for a client, until when.
+struct Entry {
+    stored: Stored,
+    expires_ms: u64,
+    /// The server holds the address (in memory, and stored) while the entry lives.
+    _address: AddressHold,
+    _entry: RegistryEntry,
+}
+
+/// The callback registry: client → its entry (absent: never registered, or expired).
+#[derive(Clone, Default)]
+struct Registry(Rc<RefCell<BTreeMap<usize, Entry>>>);
+
+/// `POST /register?client=N` with the client's address: store it (again), call back with
+/// the client's events until the entry expires.
 async fn register(
     ctx: ServerCtx,
     s: ServerCallbackSettings,
+    registry: Registry,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let client = client_of(&ctx, &req).filter(|_| req.uri().path() == "/register");
@@ -181,101 +273,223 @@ async fn register(
         ctx.scenario().privacy.store_addresses,
         ctx.scenario().seed,
     );
-    tokio::task::spawn_local(call_back(ctx.clone(), s, client, stored));
+    let expires_ms = now_ms() + (s.registry_ttl_s * 1000.0).round() as u64;
+    let first = {
+        let mut map = registry.0.borrow_mut();
+        let first = !map.contains_key(&client);
+        match map.get_mut(&client) {
+            Some(e) => {
+                e.stored = stored;
+                e.expires_ms = expires_ms;
+            }
+            None => {
+                map.insert(
+                    client,
+                    Entry {
+                        stored,
+                        expires_ms,
+                        _address: ctx.hold_address(client),
+                        _entry: ctx.registry_entry(),
+                    },
+                );
+            }
+        }
+        first
+    };
+    ctx.registered(client, matches!(stored, Stored::Full(_)).then_some(addr));
+    if first {
+        // the client's caller runs until the run closes; it may be waiting for this entry
+        tokio::task::spawn_local(call_back(ctx.clone(), s, registry, client));
+    }
+    ctx.feed().pass_on(client); // the caller looks at the (new) address
     ctx.count_response(false);
     respond(&ctx, StatusCode::NO_CONTENT, &[], None)
 }
 
-/// Deliver `client`'s events by calling it back, until the run closes.
-async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, client: usize, stored: Stored) {
-    let _address = ctx.hold_address(client); // for as long as the client is registered
-    let _entry = ctx.registry_entry(); // its place in server memory
+/// The registry's current address for `client`, forgetting the entry if it has expired.
+fn lookup(ctx: &ServerCtx, registry: &Registry, client: usize) -> Option<(Stored, u64)> {
+    let mut map = registry.0.borrow_mut();
+    let e = map.get(&client)?;
+    if e.expires_ms <= now_ms() {
+        map.remove(&client); // drops the holds: the address is forgotten
+        drop(map);
+        ctx.registered(client, None);
+        return None;
+    }
+    Some((e.stored, e.expires_ms))
+}
+
+/// Deliver `client`'s events by calling its registered address, until the run closes. With
+/// no live entry, events wait for the next registration.
+async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, registry: Registry, client: usize) {
     let feed = ctx.feed().clone();
-    let mut conn: Option<Conn> = None;
+    // a kept-alive connection and the address it was opened to
+    let mut conn: Option<(Conn, SocketAddr)> = None;
     let target = format!("/event?client={client}");
+    let timeout = Duration::from_millis((s.connect_timeout_s * 1000.0).round() as u64);
     loop {
-        for event in feed.pending(client) {
-            let Stored::Full(addr) = stored else {
-                feed.ack(client, event.id); // nothing to call: the event is lost
-                continue;
-            };
-            if conn.as_ref().is_none_or(Conn::is_closed) {
-                conn = match ctx.connect(addr).await {
-                    Ok(stream) => Conn::over(stream, ctx.scenario().http.headers).await.ok(),
-                    Err(_) => None, // unreachable (NAT, firewall): the event is lost
+        let entry = lookup(&ctx, &registry, client);
+        if let Some((stored, _)) = entry {
+            for event in feed.pending(client) {
+                let Stored::Full(addr) = stored else {
+                    feed.ack(client, event.id); // nothing to call: the event is lost
+                    continue;
                 };
-            }
-            let delivered = match conn.as_mut() {
-                Some(c) => {
-                    let extra: &[(&str, &str)] = if s.keep_alive {
-                        &[]
-                    } else {
-                        &[("connection", "close")]
+                if conn
+                    .as_ref()
+                    .is_none_or(|(c, to)| c.is_closed() || *to != addr)
+                {
+                    conn = None;
+                    let attempt = tokio::time::timeout(timeout, ctx.connect(addr)).await;
+                    let opened = match attempt {
+                        Ok(Ok(stream)) => {
+                            Conn::over(stream, ctx.scenario().http.headers).await.ok()
+                        }
+                        _ => None,
                     };
-                    let payload = feed.encode(&event);
-                    ctx.work(Work::Request).await; // a core writes the POST, reads the answer
-                    match c
-                        .send(
-                            Method::POST,
-                            &target,
-                            extra,
-                            Some(("application/json", payload)),
-                        )
-                        .await
-                    {
-                        Ok(resp) => resp.into_body().collect().await.is_ok(),
-                        Err(_) => false,
+                    ctx.count_callback(opened.is_some());
+                    match opened {
+                        Some(c) => conn = Some((c, addr)),
+                        None => {
+                            // nobody answered (NAT, firewall, a browser, an unused address):
+                            // the events waiting for this address are lost
+                            if let Some(last) = feed.pending(client).last() {
+                                feed.ack(client, last.id);
+                            }
+                            break;
+                        }
                     }
                 }
-                None => false,
-            };
-            if !delivered || !s.keep_alive {
-                conn = None;
+                let Some((c, _)) = conn.as_mut() else { break };
+                let extra: &[(&str, &str)] = if s.keep_alive {
+                    &[]
+                } else {
+                    &[("connection", "close")]
+                };
+                let payload = feed.encode(&event);
+                ctx.work(Work::Request).await; // a core writes the POST, reads the answer
+                let delivered = match c
+                    .send(
+                        Method::POST,
+                        &target,
+                        extra,
+                        Some(("application/json", payload)),
+                    )
+                    .await
+                {
+                    Ok(resp) => resp.into_body().collect().await.is_ok(),
+                    Err(_) => false,
+                };
+                if !delivered || !s.keep_alive {
+                    conn = None;
+                }
+                // whoever answered at the address has it: the server cannot tell who that was
+                feed.ack(client, event.id);
             }
-            feed.ack(client, event.id);
         }
+        let expiry = entry.map(|(_, at)| at);
         tokio::select! {
             biased;
             _ = ctx.closing() => return,
             _ = feed.changed(client) => {}
+            _ = sleep_until_ms(expiry) => {}
         }
     }
 }
 
-/// Listen (unless behind NAT), register, then answer the server's `POST /event`s.
+/// Sleep until simulated time `at` ms, or forever for `None`.
+async fn sleep_until_ms(at: Option<u64>) {
+    match at {
+        Some(at) => tokio::time::sleep(Duration::from_millis(at.saturating_sub(now_ms()))).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Listen (unless unreachable), register, register again every `register_every_s` and on
+/// coming back online; answer the server's `POST /event`s.
 async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
     let behind_nat = ctx.rng_for(3).random::<f64>() < s.nat_fraction;
-    let port = ctx.own_port();
     let listener = if behind_nat {
         None
     } else {
-        Some(ctx.listen(port).await?)
+        // a browser cannot listen: it is unreachable like a client behind NAT
+        ctx.listen(ctx.own_port()).await.ok()
     };
-    let ip = turmoil::lookup(ctx.host());
-    let mut conn = Conn::connect(&ctx).await?;
-    let body = Bytes::from(SocketAddr::new(ip, port).to_string());
-    let target = format!("/register?client={}", ctx.id());
-    let resp = conn
-        .send(Method::POST, &target, &[], Some(("text/plain", body)))
-        .await?;
-    let status = resp.status();
-    resp.into_body().collect().await.map_err(io::Error::other)?;
-    if status != StatusCode::NO_CONTENT {
-        return Err(io::Error::other(format!("registration answered {status}")));
+    match listener {
+        Some(listener) => {
+            tokio::task::spawn_local(answer(ctx.clone(), listener));
+        }
+        None => ctx.unreachable(),
     }
-    drop(conn);
-    super::http::spawn_upstream(&ctx);
-    let Some(listener) = listener else {
-        ctx.closing().await; // nobody can reach us
-        return Ok(());
-    };
+    let every = Duration::from_millis((s.register_every_s * 1000.0).round() as u64);
+    let mut upstream = false;
+    loop {
+        let mut conn = match Conn::connect(&ctx).await {
+            Ok(c) => c,
+            Err(_) if ctx.is_closing() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // the address the client has now (it connects only while it has one)
+        let Some(addr) = ctx.public_addr() else {
+            continue;
+        };
+        let body = Bytes::from(addr.to_string());
+        let target = format!("/register?client={}", ctx.id());
+        let registered = async {
+            let resp = conn
+                .send(Method::POST, &target, &[], Some(("text/plain", body)))
+                .await?;
+            let status = resp.status();
+            resp.into_body().collect().await.map_err(io::Error::other)?;
+            Ok::<_, io::Error>(status)
+        }
+        .await;
+        drop(conn);
+        match registered {
+            Ok(StatusCode::NO_CONTENT) => {}
+            Ok(status) => return Err(io::Error::other(format!("registration answered {status}"))),
+            // the connection broke (the client moved or left): register when it can
+            Err(_) => {
+                if ctx.is_closing() {
+                    return Ok(());
+                }
+                ctx.backoff().await?;
+                continue;
+            }
+        }
+        if !upstream {
+            super::http::spawn_upstream(&ctx);
+            upstream = true;
+        }
+        // again after `every`, or as soon as the client comes back from an absence
+        let back = ctx.next_return();
+        let wait = match back {
+            Some(at) => every.min(Duration::from_millis(at.saturating_sub(now_ms()))),
+            None => every,
+        };
+        tokio::select! {
+            biased;
+            _ = ctx.closing() => return Ok(()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Answer the `POST /event`s of whoever connects to this client's port; a connection lasts
+/// only as long as the client's address: when it changes or the client leaves, its
+/// connections are gone.
+async fn answer(ctx: ClientCtx, listener: crate::sim::Listener) {
     loop {
         let stream = tokio::select! {
             biased;
-            _ = ctx.closing() => return Ok(()),
-            s = listener.accept() => s?,
+            _ = ctx.closing() => return,
+            s = listener.accept() => match s {
+                Ok(s) => s,
+                Err(_) => return,
+            },
         };
         let ctx = ctx.clone();
+        let ends = ctx.address_ends_at();
         tokio::task::spawn_local(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let ctx = ctx.clone();
@@ -297,10 +511,13 @@ async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
                     Ok::<_, Infallible>(resp)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let serve = hyper::server::conn::http1::Builder::new()
                 .auto_date_header(false)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = serve => {}
+                _ = sleep_until_ms(ends) => {}
+            }
         });
     }
 }
