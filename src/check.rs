@@ -134,7 +134,12 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
     // (nothing twice, nothing to the wrong client) and losses are compared where predicted
     let n = scenario.clients.count as f64;
     let mut rows = vec![row("duplicates", s.duplicates as f64, 0.0, Tol::Abs(0.0))];
-    match p.misdelivered {
+    // the theory counts misdeliveries per address change: scale it to the changes drawn
+    let drawn = match p.address_changes {
+        Some(e) if e > 0.0 => s.address_changes as f64 / e,
+        _ => 1.0,
+    };
+    match p.misdelivered.map(|v| v * drawn) {
         // a count of rare events whose expectation the theory approximates (docs/addresses.md):
         // Poisson noise, and 20 % for the approximations
         Some(v) => rows.insert(

@@ -137,6 +137,10 @@ pub struct Prediction {
     /// Share of clients the server cannot open a connection to.
     #[serde(default)]
     pub unreachable_share: Option<f64>,
+    /// The address changes `misdelivered` assumes ([`crate::privacy::expected_changes`]):
+    /// `--check` scales the prediction to the changes the run drew.
+    #[serde(skip)]
+    pub address_changes: Option<f64>,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -255,6 +259,7 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
         address_seconds_stored: Some(0.0),
         unreachable_share: Some(0.0),
+        address_changes: None,
     }
 }
 

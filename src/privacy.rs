@@ -16,15 +16,17 @@
 //! - before T nobody answers at A: each callback waits τ and drops what waits, so at T the
 //!   server is still waiting with probability λτ/(1 + λτ), for a further U(0, τ): call that B;
 //! - from T + B until S, c's events reach A's new holder — a **misdelivery** if that holder
-//!   can be reached (1 − f), for as long as it keeps A (it leaves at rate r: e^{−r(x−T)}).
+//!   can be reached (1 − f), for as long as it keeps A (it leaves at rate r); when it leaves,
+//!   A rests T again and goes to a next holder: A is held z after T with probability
+//!   h(z) = e^{−rz} + r·(z − T)⁺·e^{−r(z−T)}.
 //!
-//! So the misdeliveries expected per change are λ(1 − f)·E[∫_{T+B}^{S} e^{−r(x−T)} dx]⁺, and
+//! So the misdeliveries expected per change are λ(1 − f)·E[∫_{B}^{S−T} h(z) dz]⁺, and
 //! every event of a reachable client between its change and its next registration is lost
 //! (to nobody, or to somebody else): λ·E[S] = λR/2 per change, plus what arrives while a
 //! callback waits out τ past S. Changes near the end of the run are cut short by it; the
-//! expectations integrate over when the change happens. Second-order effects (a client that
-//! changes twice before registering, an address reused twice within R) are left out: they
-//! matter when r·R approaches 1.
+//! expectations integrate over when the change happens. Left out: the spread of T (a
+//! Gamma(F, k) wait around F/k), a third holder within one period, and the server's waits on
+//! an address whose holder is unreachable; they matter when r·R approaches 1.
 
 use crate::scenario::Scenario;
 
@@ -74,9 +76,14 @@ pub fn reuse_delay_s(s: &Scenario) -> Option<f64> {
     }
     let pool = c
         .address_pool
-        .unwrap_or_else(|| crate::scenario::default_address_pool(c.count)) as f64;
-    let free = (pool - n).max(0.0);
-    Some(c.address_reuse_after_s.max(free / (n * r)))
+        .unwrap_or_else(|| crate::scenario::default_address_pool(c)) as f64;
+    // the clients online hold theirs; absences add acquisitions (each return takes one)
+    let (online, returns) = match (c.online_s, c.offline_s) {
+        (Some(on), Some(off)) => (n * on / (on + off), n / (on + off)),
+        _ => (n, 0.0),
+    };
+    let free = (pool - online).max(0.0);
+    Some(c.address_reuse_after_s.max(free / (online * r + returns)))
 }
 
 /// The expectations of server-callback under address changes (no churn: `None` with
@@ -114,17 +121,8 @@ pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
         for j in 0..STEPS {
             let stale = big_r * (j as f64 + 0.5) / STEPS as f64; // S
             let until = stale.min(left);
-            // misdelivered: ∫_{T+B}^{until} e^{−r(x−T)} dx, averaged over B
-            let window = |b: f64| {
-                let a = t_reuse + b;
-                if until <= a {
-                    0.0
-                } else if r > 0.0 {
-                    ((-r * (a - t_reuse)).exp() - (-r * (until - t_reuse)).exp()) / r
-                } else {
-                    until - a
-                }
-            };
+            // misdelivered: ∫_{T+B}^{until} P(A is held at x) dx, averaged over B
+            let window = |b: f64| held(r, t_reuse, b, until - t_reuse);
             let mut w = (1.0 - p_wait) * window(0.0);
             for k in 0..STEPS {
                 w += p_wait * window(tau * (k as f64 + 0.5) / STEPS as f64) / STEPS as f64;
@@ -147,6 +145,24 @@ pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
         misdelivered: changes * l * (1.0 - f) * mis / per,
         lost: base_lost + changes * (1.0 - f) * l * lost / per,
     })
+}
+
+/// ∫_{z0}^{z1} P(the address is held z after its first reassignment) dz. The first holder
+/// keeps it for an Exp(r) time; the address then rests T and goes to a second holder, who
+/// keeps it Exp(r) too (a third holder within one registration period is left out):
+/// P(held at z) = e^{−rz} + r·(z − T)⁺·e^{−r(z − T)}.
+fn held(r: f64, t: f64, z0: f64, z1: f64) -> f64 {
+    if z1 <= z0 {
+        return 0.0;
+    }
+    if r <= 0.0 {
+        return z1 - z0;
+    }
+    let first = ((-r * z0).exp() - (-r * z1).exp()) / r;
+    // ∫ r·w·e^{−rw} dw = G(w) = −w·e^{−rw} − e^{−rw}/r, over w = z − T
+    let g = |w: f64| -w * (-r * w).exp() - (-r * w).exp() / r;
+    let (w0, w1) = ((z0 - t).max(0.0), (z1 - t).max(0.0));
+    first + g(w1) - g(w0)
 }
 
 /// Address·seconds the server holds in memory over the window, for every strategy: each
@@ -195,11 +211,14 @@ mod tests {
     }
 
     /// Hand calculation: 1,000 clients, 1,250 addresses (F = 250 free), one change an hour
-    /// each: k = 1000/3600 per second, F/k = 900 s > u = 120 s, so T = 900 s.
+    /// each: k = 1000/3600 per second, F/k = 900 s > u = 120 s, so T = 900 s. The default
+    /// pool adds the addresses resting, ⌈k·u⌉ = ⌈33.3⌉ = 34, to the same: F = 284, T = 1,022.4 s.
     #[test]
     fn an_address_rests_until_the_free_ones_ahead_are_taken() {
-        let s = scenario("address_change_per_hour = 1");
+        let s = scenario("address_change_per_hour = 1\naddress_pool = 1250");
         assert!((reuse_delay_s(&s).unwrap() - 900.0).abs() < 1e-9);
+        let s = scenario("address_change_per_hour = 1");
+        assert!((reuse_delay_s(&s).unwrap() - 284.0 * 3.6).abs() < 1e-9);
         let tight = scenario("address_change_per_hour = 1\naddress_pool = 1010");
         // F/k = 10 / (1000/3600) = 36 s < u = 120 s: the rest is what limits
         assert_eq!(reuse_delay_s(&tight), Some(120.0));

@@ -86,7 +86,7 @@ pub struct Clients {
     /// It loses its connections and reconnects from the new address.
     #[serde(default)]
     pub address_change_per_hour: f64,
-    /// How many public addresses the clients share (`None`: a quarter more than the clients,
+    /// How many public addresses the clients share (`None`: enough that nobody waits,
     /// [`default_address_pool`]). A released address goes back to the pool and is handed out
     /// again, least recently released first.
     pub address_pool: Option<u64>,
@@ -112,10 +112,18 @@ pub enum ClientKind {
     Browser,
 }
 
-/// The default `[clients] address_pool`: a quarter more addresses than clients (a pool about
-/// 80 % used, as in IPv4-starved access networks; our choice, documented in docs/addresses.md).
-pub fn default_address_pool(clients: u64) -> u64 {
-    clients + clients.div_ceil(4)
+/// The default `[clients] address_pool`: enough that nobody waits for an address — the
+/// clients, the addresses resting after release (acquisitions per second × the rest), and a
+/// quarter of the clients spare (a pool about 80 % used, as in IPv4-starved access networks;
+/// our choice, documented in docs/addresses.md).
+pub fn default_address_pool(c: &Clients) -> u64 {
+    let n = c.count as f64;
+    let returns = match (c.online_s, c.offline_s) {
+        (Some(on), Some(off)) if on + off > 0.0 => 1.0 / (on + off),
+        _ => 0.0,
+    };
+    let per_s = n * (c.address_change_per_hour / 3600.0 + returns);
+    c.count + (per_s * c.address_reuse_after_s).ceil() as u64 + c.count.div_ceil(4)
 }
 
 fn default_reuse_after() -> f64 {

@@ -96,7 +96,7 @@ impl AddressPlan {
         let rest = (c.address_reuse_after_s * 1000.0).round() as u64;
         let pool = c
             .address_pool
-            .unwrap_or_else(|| crate::scenario::default_address_pool(c.count));
+            .unwrap_or_else(|| crate::scenario::default_address_pool(c));
 
         // every client's online stretches and the address changes within them
         let mut heap = BinaryHeap::new();
@@ -258,5 +258,99 @@ mod tests {
         assert_eq!(public(0).to_string(), "198.18.0.0:8080");
         assert_eq!(public(131_071).to_string(), "198.19.255.255:8080");
         assert_eq!(index_of("10.0.0.1:8080".parse().unwrap()), None);
+    }
+
+    fn plan(extra: &str) -> std::rc::Rc<AddressPlan> {
+        let s = crate::scenario::Scenario::from_toml(&crate::scenario::Source {
+            label: "t".into(),
+            text: &format!(
+                "name = \"t\"\nduration_s = 300\n[clients]\ncount = 300\nconnect_over_s = 3\n{extra}\n\
+                 [events]\nrate_per_client_per_s = 0.1\n"
+            ),
+        })
+        .unwrap();
+        let f = crate::sim::faults::Faults::of(&s).expect("churn or changes");
+        f.plan.clone().expect("a plan")
+    }
+
+    /// What a pool must guarantee (RFC 2131 §4.3.1, RFC 6888 REQ-8): nobody holds an address
+    /// another client holds, a released address rests `address_reuse_after_s` before anyone
+    /// else gets it, and the least recently released address that has rested is handed out
+    /// first.
+    #[test]
+    fn the_pool_never_shares_an_address_and_rests_released_ones() {
+        let rest = 7_000;
+        let p = plan(
+            "online_s = 30\noffline_s = 10\naddress_change_per_hour = 120\n\
+             address_pool = 320\naddress_reuse_after_s = 7",
+        );
+        assert!(p.changes > 1000, "{}", p.changes);
+        for (a, h) in p.holders.iter().enumerate() {
+            for w in h.windows(2) {
+                assert!(w[0].1 <= w[1].0, "address {a} held twice at once: {w:?}");
+                if w[0].2 != w[1].2 {
+                    assert!(
+                        w[1].0 >= w[0].1 + rest,
+                        "address {a} reused after {} ms",
+                        w[1].0 - w[0].1
+                    );
+                }
+            }
+        }
+        for s in &p.sessions {
+            for w in s.windows(2) {
+                assert!(w[0].to <= w[1].from && w[0].from < w[0].to);
+            }
+        }
+        // least recently released first: at each hand-out, no address that had rested
+        // longer was free
+        // the release before time t of address b, if b was free just before t (`Some(None)`:
+        // never used)
+        let free_before = |b: usize, t: u64| {
+            let h = &p.holders[b];
+            let i = h.partition_point(|x| x.0 < t);
+            match i.checked_sub(1).map(|i| h[i]) {
+                Some(prev) if prev.1 > t => None, // held at t
+                Some(prev) => Some(Some(prev.1)),
+                None => Some(None),
+            }
+        };
+        // taken by someone at exactly t (an earlier request of the same instant)
+        let taken_at = |b: usize, t: u64| p.holders[b].iter().any(|x| x.0 == t);
+        for (c, sessions) in p.sessions.iter().enumerate() {
+            for s in sessions {
+                let mine = free_before(s.address as usize, s.from).expect("free when taken");
+                for b in 0..p.holders.len() {
+                    if b == s.address as usize || taken_at(b, s.from) {
+                        continue;
+                    }
+                    if let Some(theirs) = free_before(b, s.from) {
+                        let rested = theirs.is_none_or(|r| r + rest <= s.from);
+                        let older = match (theirs, mine) {
+                            (None, Some(_)) => true,
+                            (Some(r), Some(m)) => r < m,
+                            _ => false,
+                        };
+                        assert!(
+                            !(rested && older),
+                            "client {c} got {} at {} while {b} had rested longer",
+                            s.address,
+                            s.from
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// A pool with no spare address and a rest: a client that changes must wait for an
+    /// address to rest (its own old one included), and the wait shows as a gap.
+    #[test]
+    fn a_full_pool_makes_clients_wait_for_a_rested_address() {
+        let p = plan("address_change_per_hour = 60\naddress_pool = 300\naddress_reuse_after_s = 2");
+        assert!(p.waits > 0);
+        let gaps = p.gaps();
+        let longest = gaps.iter().flatten().map(|g| g.1 - g.0).max().unwrap();
+        assert!(longest >= 2_000, "{longest}");
     }
 }

@@ -218,5 +218,6 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
         address_seconds_stored: Some(0.0),
         unreachable_share: Some(0.0),
+        address_changes: None,
     }
 }

@@ -215,6 +215,7 @@ impl Strategy for ServerCallback {
             address_seconds_stored: privacy::address_seconds_stored(scenario, cb)
                 .filter(|_| !others),
             unreachable_share: Some(cb.unreachable),
+            address_changes: expected.map(|e| e.changes),
             ..Prediction::default()
         })
     }

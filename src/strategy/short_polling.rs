@@ -225,5 +225,6 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
         address_seconds_stored: Some(0.0),
         unreachable_share: Some(0.0),
+        address_changes: None,
     }
 }
