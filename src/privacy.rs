@@ -192,7 +192,7 @@ pub fn in_memory_predicted(s: &Scenario) -> Option<f64> {
 /// from before it (entries renewed before they expire: `ttl ≥ R`), N·W; without churn only.
 pub fn address_seconds_stored(s: &Scenario, cb: Callback) -> Option<f64> {
     (s.clients.online_s.is_none() && cb.ttl_s >= cb.register_every_s)
-        .then(|| s.clients.count as f64 * (s.duration_s - s.warmup_s))
+        .then_some(s.clients.count as f64 * (s.duration_s - s.warmup_s))
 }
 
 #[cfg(test)]
