@@ -839,6 +839,11 @@ impl Recorder {
             registry_entries_peak: self.stored_gauge.peak,
             address_changes: self.plan.as_ref().map_or(0, |p| p.changes),
             callbacks: self.callbacks,
+            callbacks_per_event: if w.events_created == 0 {
+                0.0
+            } else {
+                round3(self.callbacks as f64 / w.events_created as f64)
+            },
             callbacks_unreachable: self.callbacks_unreachable,
             clients_unreachable: self.clients_unreachable,
         }
@@ -1173,6 +1178,10 @@ pub struct SummaryRow {
     /// address, one per event without keep-alive), in the window.
     #[serde(default)]
     pub callbacks: u64,
+    /// `callbacks` per event created in the window: the connections the server opens (or
+    /// tries to) per event — 1 without keep-alive, 0 for a strategy whose clients connect.
+    #[serde(default)]
+    pub callbacks_per_event: f64,
     /// Of those, the ones nobody answered (behind NAT, a browser, an unused address): each
     /// lost after the server's connect timeout.
     #[serde(default)]

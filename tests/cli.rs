@@ -49,6 +49,15 @@ const BAD: &[(&str, &str, &[&str])] = &[
     ("a proxy faster than a round trip", "name = \"x\"\n[events]\nrate_per_s = 1\n[proxy]\nidle_timeout_s = 0.05\n", &["`proxy.idle_timeout_s`", "line 5", "round trip"]),
     ("a WebSocket client timeout under the ping", "name = \"x\"\n[events]\nrate_per_s = 1\n[websocket]\nclient_timeout_s = 10\n", &["`websocket.client_timeout_s`", "line 5", "ping interval"]),
     ("churn with one of its two times", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\ncount = 10\nonline_s = 60\n", &["`clients.online_s`", "line 6", "offline_s"]),
+    ("address changes beyond one a second", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\naddress_change_per_hour = 5000\n", &["`clients.address_change_per_hour`", "line 5", "0 to 3600"]),
+    ("a negative address change rate", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\naddress_change_per_hour = -1\n", &["`clients.address_change_per_hour`", "line 5", "-1"]),
+    ("a pool smaller than the clients", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\ncount = 100\naddress_pool = 50\n", &["`clients.address_pool`", "line 6", "at least the clients online at once (100)"]),
+    ("a pool smaller than the clients online", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\ncount = 100\nonline_s = 30\noffline_s = 10\naddress_pool = 70\n", &["`clients.address_pool`", "(75)"]),
+    ("a reuse delay that is not finite", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\naddress_reuse_after_s = inf\n", &["`clients.address_reuse_after_s`", "line 5", "out of range"]),
+    ("an unknown kind of client", "name = \"x\"\n[events]\nrate_per_s = 1\n[clients]\nkind = \"phone\"\n", &["`clients.kind`", "line 5", "browser"]),
+    ("a NAT share above 1", "name = \"x\"\n[events]\nrate_per_s = 1\n[server-callback]\nnat_fraction = 1.5\n", &["nat_fraction", "line 5", "0 to 1"]),
+    ("a registration period of zero", "name = \"x\"\n[events]\nrate_per_s = 1\n[server-callback]\nregister_every_s = 0\n", &["register_every_s", "line 5", "0.1 to 86400"]),
+    ("a negative log retention", "name = \"x\"\n[events]\nrate_per_s = 1\n[privacy]\nretention_days = -3\n", &["`privacy.retention_days`", "line 5", "0 to 3650"]),
     ("padded head too small", "name = \"x\"\n[events]\nrate_per_s = 1\n[http]\nheaders = { request_bytes = 10, response_bytes = 200 }\n", &["request_bytes", "256"]),
 ];
 

@@ -439,6 +439,14 @@ impl Scenario {
                 }
             ));
         }
+        if self.clients.kind == ClientKind::Browser
+            && self.strategies.iter().any(|s| s == "server-callback")
+        {
+            out.push(format!(
+                "{}: the clients are browsers (`[clients] kind = \"browser\"`): a web page cannot accept a connection, so server-callback can reach none of them and loses every event",
+                self.name
+            ));
+        }
         out
     }
 

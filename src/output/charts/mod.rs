@@ -6,6 +6,7 @@
 //! | `latency` | delivery-latency CDF per strategy (log axis, p50/p99 marked) and p50/p95/p99 bars |
 //! | `traffic` | upload and download bytes/s over time, and bytes per event split into payload and overhead |
 //! | `overview` | a 2×2 dashboard of the above: the one picture for a slide |
+//! | `addresses` | when clients are called back, registered or logged, or change address: address·hours held and stored, misdeliveries, unreachable clients, connections per event, registry size |
 //! | `recovery` | with faults only: connected clients and connection attempts per second (fault windows shaded), events lost and time to reconnect |
 //!
 //! Everything is drawn from [`ChartData`], which is read from the CSV files, so
@@ -13,6 +14,7 @@
 //! bundled, so charts look the same on every machine; colours and line patterns come from
 //! [`crate::output::palette`]. The same CSV gives the same SVG bytes.
 
+mod addresses;
 mod canvas;
 mod data;
 mod draw;
@@ -53,6 +55,7 @@ where
         "traffic" => traffic::draw(root, data),
         "overview" => overview::draw(root, data),
         "recovery" => recovery::draw(root, data),
+        "addresses" => addresses::draw(root, data),
         other => anyhow::bail!("unknown chart {other}"),
     }?;
     root.present().map_err(draw::err)?;
@@ -113,7 +116,8 @@ pub fn render_sequences(
 pub fn render_all(data: &ChartData) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     let recovery = data.has_faults.then_some("recovery");
-    for stem in CHARTS.into_iter().chain(recovery) {
+    let addresses = addresses::applies(data).then_some("addresses");
+    for stem in CHARTS.into_iter().chain(recovery).chain(addresses) {
         let svg = render_svg(stem, data).with_context(|| format!("drawing {stem}.svg"))?;
         let png = render_png(stem, data).with_context(|| format!("drawing {stem}.png"))?;
         out.push((format!("{stem}.svg"), svg.into_bytes()));

@@ -131,7 +131,7 @@ fn shaded_panel<DB: DrawingBackend>(
 }
 
 /// One bar per strategy, its value written on top.
-fn bars<DB: DrawingBackend>(
+pub(super) fn bars<DB: DrawingBackend>(
     area: &Area<'_, DB>,
     data: &ChartData,
     caption: &str,
@@ -171,7 +171,15 @@ fn bars<DB: DrawingBackend>(
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, v));
         let (ax, ay) = area.get_base_pixel();
         let lift = if stagger && i % 2 == 1 { 26 } else { 0 };
-        area.draw(&Text::new(label(row), (x - ax, y - ay - lift), style))
+        // centred over its bar, but never past the panel's edges
+        let text = label(row);
+        let half = area
+            .estimate_text_size(&text, &measure)
+            .map_or(0, |s| s.0 as i32)
+            / 2;
+        let w_area = area.dim_in_pixel().0 as i32;
+        let x = (x - ax).min(w_area - half - 4).max(half + 4);
+        area.draw(&Text::new(text, (x, y - ay - lift), style))
             .map_err(err)?;
     }
     Ok(())

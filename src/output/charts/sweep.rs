@@ -65,8 +65,20 @@ pub fn human_key(key: &str) -> String {
     }
 }
 
-/// The columns the `privacy` chart draws (drawn when `sweep.csv` has them).
-pub const PRIVACY: [&str; 2] = ["address_seconds", "registry_bytes_peak"];
+/// The columns the `privacy` chart draws or needs (drawn when `sweep.csv` has them and a run
+/// calls clients back, keeps a registry or a log, or clients change address).
+pub const PRIVACY: [&str; 10] = [
+    "address_seconds_stored",
+    "address_seconds_logged",
+    "misdelivered",
+    "stale_registry_entries_peak",
+    "registry_entries_peak",
+    "callbacks_per_event",
+    "clients_unreachable",
+    "clients",
+    "address_changes",
+    "access_log_lines",
+];
 
 /// One row of `sweep.csv`, as numbers.
 #[derive(Debug, Clone)]
@@ -140,6 +152,19 @@ impl SweepData {
                     metrics.insert(m.to_string(), num(col)?);
                 }
             }
+            // derived: everything stored (registry and logs), the unreachable share
+            if let (Some(a), Some(b)) = (
+                metrics.get("address_seconds_stored"),
+                metrics.get("address_seconds_logged"),
+            ) {
+                metrics.insert("address_seconds_kept".into(), a + b);
+            }
+            if let (Some(u), Some(&c)) =
+                (metrics.get("clients_unreachable"), metrics.get("clients"))
+            {
+                let pct = if c > 0.0 { 100.0 * u / c } else { 0.0 };
+                metrics.insert("clients_unreachable_pct".into(), pct);
+            }
             rows.push(Row {
                 keys: (1..seed_col).map(num).collect::<anyhow::Result<_>>()?,
                 strategy,
@@ -178,7 +203,17 @@ pub fn render_all(data: &SweepData, title: &str) -> anyhow::Result<Vec<(String, 
     let has_privacy = data
         .rows
         .iter()
-        .all(|r| PRIVACY.iter().all(|m| r.metrics.contains_key(*m)));
+        .all(|r| PRIVACY.iter().all(|m| r.metrics.contains_key(*m)))
+        && data.rows.iter().any(|r| {
+            r.strategy == "server-callback"
+                || [
+                    "registry_entries_peak",
+                    "address_changes",
+                    "access_log_lines",
+                ]
+                .iter()
+                .any(|m| r.metrics.get(*m).is_some_and(|&v| v > 0.0))
+        });
     for (suffix, rows) in &groups {
         let subtitle = suffix
             .replace("__", " · ")
@@ -353,7 +388,11 @@ fn draw<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The `privacy` chart: address-seconds and registry bytes against the first swept key.
+/// The `privacy` chart: "why not store every client's address and call it?" against the
+/// first swept key. Top row, privacy: address·seconds stored beyond a connection (registry
+/// and logs), events that reached the wrong client, registry entries pointing at an address
+/// their client no longer has. Bottom row, scale and reach: registry entries, connections
+/// the server opens per event, clients it cannot call.
 fn draw_privacy<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     data: &SweepData,
@@ -361,25 +400,49 @@ fn draw_privacy<DB: DrawingBackend>(
     title: &str,
     subtitle: &str,
 ) -> anyhow::Result<()> {
-    let head = format!("What the server must know about its clients — {title}");
+    let head = format!("Stored addresses — {title}");
     let body = header(root, data, &head, subtitle)?;
-    let (left, right) = body.split_horizontally(body.dim_in_pixel().0 / 2);
-    panel(
-        &left,
-        data,
-        rows,
-        "address_seconds",
-        "address-seconds",
-        Some("Privacy exposure: ∫ addresses held dt"),
-    )?;
-    panel(
-        &right,
-        data,
-        rows,
-        "registry_bytes_peak",
-        "registry bytes (peak)",
-        Some("Server state: per-client registry"),
-    )?;
+    let logged = rows.iter().any(|r| {
+        r.metrics
+            .get("address_seconds_logged")
+            .is_some_and(|&v| v > 0.0)
+    });
+    let panels = body.split_evenly((2, 3));
+    let specs: [(&str, &str, &str); 6] = [
+        (
+            "address_seconds_kept",
+            "address-seconds",
+            if logged {
+                "Stored: registry + logs"
+            } else {
+                "Stored beyond connections"
+            },
+        ),
+        (
+            "misdelivered",
+            "events misdelivered",
+            "Events to the wrong client",
+        ),
+        (
+            "stale_registry_entries_peak",
+            "stale entries, peak",
+            "Registry entries gone stale",
+        ),
+        ("registry_entries_peak", "entries, peak", "Registry entries"),
+        (
+            "callbacks_per_event",
+            "connections per event",
+            "Connections it opens per event",
+        ),
+        (
+            "clients_unreachable_pct",
+            "% of clients",
+            "Clients it cannot call",
+        ),
+    ];
+    for (area, (metric, label, caption)) in panels.iter().zip(specs) {
+        panel(area, data, rows, metric, label, Some(caption))?;
+    }
     root.present().map_err(err)?;
     Ok(())
 }
