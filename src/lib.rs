@@ -115,6 +115,7 @@
 #[cfg(feature = "notebook")]
 pub use plotters;
 
+pub mod addresses;
 pub mod capacity;
 pub mod check;
 pub mod cli;

@@ -135,7 +135,7 @@ pub struct Recorder {
     /// entry expired (for `stale_registry_entries_peak`).
     registrations: Vec<(u64, u32, Option<u32>)>,
     /// Who held which public address when (churn, address changes).
-    plan: Option<Rc<crate::sim::addresses::AddressPlan>>,
+    plan: Option<Rc<crate::addresses::AddressPlan>>,
     /// Callbacks whose connect timed out (nobody answers at the stored address), in the window.
     callbacks_unreachable: u64,
     /// Callbacks the server attempted, in the window.
@@ -550,7 +550,7 @@ impl Recorder {
     }
 
     /// The addresses clients hold (churn, address changes): for the stale-entry count.
-    pub(crate) fn set_address_plan(&mut self, plan: Rc<crate::sim::addresses::AddressPlan>) {
+    pub(crate) fn set_address_plan(&mut self, plan: Rc<crate::addresses::AddressPlan>) {
         self.plan = Some(plan);
     }
 

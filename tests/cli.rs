@@ -168,8 +168,8 @@ fn run_writes_the_csv_files_and_charts_and_prints_a_table() {
     );
     assert_eq!(
         names.len(),
-        6 + 1 + 8 + 10 + 1,
-        "6 CSV (with model.csv, sequence.csv), conditions.txt, 4 charts × PNG/SVG, 5 sequence diagrams × PNG/SVG, the marker: {names:?}"
+        6 + 1 + 10 + 10 + 1,
+        "6 CSV (with model.csv, sequence.csv), conditions.txt, 5 charts × PNG/SVG (with server-callback: addresses), 5 sequence diagrams × PNG/SVG, the marker: {names:?}"
     );
 }
 

@@ -33,8 +33,8 @@ fn the_same_seed_writes_byte_identical_files() {
     let b = output_bytes(42);
     assert_eq!(
         a.len(),
-        25,
-        "6 CSV, conditions.txt, 8 chart files, 5 sequence diagrams × 2"
+        27,
+        "6 CSV, conditions.txt, 10 chart files (addresses: server-callback runs), 5 sequence diagrams × 2"
     );
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         assert!(x == y, "{name} differs between two runs with seed 42");

@@ -209,7 +209,7 @@ impl ServerCtx {
     /// after its SYN retries (Linux: 127 s): wrap it in your own connect timeout.
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
         let started = crate::metrics::now_ms();
-        let addr = match super::addresses::index_of(addr) {
+        let addr = match crate::addresses::index_of(addr) {
             None => Some(addr),
             Some(a) => self.route(a),
         };
@@ -264,7 +264,7 @@ impl ServerCtx {
     /// The callback registry now keeps `stored` for `client` (`None`: the entry expired, or
     /// what is kept is no address): for `stale_registry_entries_peak`.
     pub fn registered(&self, client: usize, stored: Option<std::net::SocketAddr>) {
-        let a = stored.and_then(super::addresses::index_of);
+        let a = stored.and_then(crate::addresses::index_of);
         self.rec.borrow_mut().registration(client, a);
     }
 
@@ -474,7 +474,7 @@ impl ClientCtx {
             Some(plan) => plan.address_of(self.id, now),
             None => Some(self.id as u32),
         }
-        .map(super::addresses::public)
+        .map(crate::addresses::public)
     }
 
     /// When this client's current address goes away (it changes, or the client leaves),

@@ -65,7 +65,7 @@ pub(crate) struct Faults {
     /// Churn: each client's offline windows `[from, to)`, in time order (empty without churn).
     pub away: Vec<Vec<(u64, u64)>>,
     /// Who holds which public address when (with churn or address changes).
-    pub plan: Option<Rc<super::addresses::AddressPlan>>,
+    pub plan: Option<Rc<crate::addresses::AddressPlan>>,
     links: RefCell<BTreeMap<SocketAddr, Rc<Link>>>,
     /// Connections opened so far (numbers each link's random stream).
     opened: Cell<u64>,
@@ -101,9 +101,11 @@ impl Faults {
         }
         let mut away_windows: Vec<Vec<(u64, u64)>> = match churn {
             None => Vec::new(),
-            Some((on, off)) => (0..n).map(|c| away(s, c, on, off)).collect(),
+            Some((on, off)) => (0..n)
+                .map(|c| crate::addresses::away(s, c, on, off))
+                .collect(),
         };
-        let plan = super::addresses::AddressPlan::of(s, &away_windows).map(Rc::new);
+        let plan = crate::addresses::AddressPlan::of(s, &away_windows).map(Rc::new);
         if let Some(p) = &plan {
             // a client is without connections while it has no address: away, changing it,
             // or waiting for one to rest
@@ -218,34 +220,6 @@ impl Faults {
             rto *= 2;
         }
         extra
-    }
-}
-
-/// Client `c`'s offline windows under churn: from its start it stays online for an
-/// exponential time of mean `on` seconds, then away for one of mean `off`, and so on; nobody
-/// is away after the events end (absences are cut there, so what waits for a client can
-/// arrive). Whole milliseconds, at least one; the client's own seeded stream.
-fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)> {
-    let n = s.clients.count as usize;
-    let start = (s.clients.connect_over_s * 1000.0) as u64 * c as u64 / n as u64;
-    let end = (s.duration_s * 1000.0) as u64;
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x0063_6875_726e);
-    rng.set_stream(c as u64);
-    let mut exp = |mean_s: f64| {
-        let u: f64 = rng.random();
-        ((-(1.0 - u).ln() * mean_s * 1000.0).round() as u64).max(1)
-    };
-    let mut out = Vec::new();
-    let mut t = start;
-    loop {
-        t += exp(on);
-        if t >= end {
-            return out;
-        }
-        // everyone is back when the events end, so what waits for them can arrive
-        let back = (t + exp(off)).min(end);
-        out.push((t, back));
-        t = back;
     }
 }
 

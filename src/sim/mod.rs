@@ -13,7 +13,6 @@
 //!   backlog) is at least the client count;
 //! - the run is driven with `step()` so the recorder can close each simulated second.
 
-pub mod addresses;
 mod ctx;
 pub(crate) mod faults;
 mod feed;

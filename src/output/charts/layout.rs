@@ -223,6 +223,16 @@ mod tests {
             r.events_lost = r.events_generated / 3;
             r.recovery_s = 12_345.678;
             r.connect_attempts_peak_per_s = 10_000_000;
+            r.address_seconds_in_memory = 1e12;
+            if r.strategy.starts_with("server-callback") {
+                // only a server that calls stored addresses has these
+                r.misdelivered = r.events_generated / 5;
+                r.registry_entries_peak = 200_000;
+                r.stale_registry_entries_peak = 199_999;
+                r.clients_unreachable = r.clients;
+                r.callbacks_per_event = 1.0;
+                r.address_seconds_stored = 1e12;
+            }
         }
         // a fault to shade, and connection storms of millions a second
         extreme.has_faults = true;
@@ -346,8 +356,9 @@ mod tests {
             }
         }
         for (what, data) in charts {
-            // the recovery chart too (drawn only with faults; here on every data set)
-            for stem in CHARTS.into_iter().chain(["recovery"]) {
+            // the recovery and addresses charts too (drawn only with faults, or with
+            // server-callback; here on every data set)
+            for stem in CHARTS.into_iter().chain(["recovery", "addresses"]) {
                 let texts = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
                 {
                     let root = TextRecorder {

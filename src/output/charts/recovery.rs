@@ -142,8 +142,25 @@ pub(super) fn bars<DB: DrawingBackend>(
     let n = data.summary.len() as f64;
     let top = data.summary.iter().map(value).fold(0.0, f64::max);
     // room above the tallest bar for its label, in two rows if need be
-    let y_top = if top > 0.0 { top * 1.4 } else { 1.0 };
-    let mut chart = draw::frame(area, caption, 0.0..n, 0.0..y_top)?;
+    // (a little more than a round number, so the top tick label stays clear of the caption)
+    let y_top = if top > 0.0 { top * 1.45 } else { 1.08 };
+    // the caption in its own strip, clear of the top tick label
+    let (strip, area) = area.split_vertically(44);
+    strip
+        .draw_text(
+            caption,
+            &font(draw::CAPTION).pos(Pos::new(HPos::Center, VPos::Top)),
+            (strip.dim_in_pixel().0 as i32 / 2, 4),
+        )
+        .map_err(err)?;
+    let area = &area;
+    let mut chart = ChartBuilder::on(area)
+        .margin(14)
+        .margin_right(44)
+        .x_label_area_size(64)
+        .y_label_area_size(130)
+        .build_cartesian_2d(0.0..n, 0.0..y_top)
+        .map_err(err)?;
     let fmt = |v: &f64| draw::fmt_small(*v);
     draw::bar_mesh(area, &mut chart, data, y_desc, &fmt)?;
     // labels wider than a bar's slot go in two staggered rows
@@ -177,8 +194,11 @@ pub(super) fn bars<DB: DrawingBackend>(
             .estimate_text_size(&text, &measure)
             .map_or(0, |s| s.0 as i32)
             / 2;
+        // within the plot (left: clear of the y tick labels) and the panel (right)
         let w_area = area.dim_in_pixel().0 as i32;
-        let x = (x - ax).min(w_area - half - 4).max(half + 4);
+        let x = (x - ax)
+            .min(w_area - half - 4)
+            .max(x_px.start - ax + half + 2);
         area.draw(&Text::new(text, (x, y - ay - lift), style))
             .map_err(err)?;
     }

@@ -55,9 +55,27 @@ pub fn per_event_bars<DB: DrawingBackend>(
     // room above the tallest bar for its value and, where events were lost, a red note in
     // one or two rows at the top of the panel
     let notes: Vec<Option<String>> = data.summary.iter().map(draw::loss_note).collect();
+    // the notes go in one row if each fits its column, else in two or three staggered rows
+    // (each note then has two or three columns); the plot's width is the panel's less the
+    // y label area and margins
+    let note_style = font(draw::TICKS);
+    let note_w = |t: &str| area.estimate_text_size(t, &note_style).map_or(0, |s| s.0) as f64;
+    let slot_est = (area.dim_in_pixel().0 as f64 - 188.0) / n.max(1.0);
+    let widest = notes
+        .iter()
+        .flatten()
+        .map(|t| note_w(t))
+        .fold(0.0, f64::max);
+    let note_rows: i32 = if widest <= slot_est - 6.0 {
+        1
+    } else if widest <= 2.0 * slot_est - 12.0 {
+        2
+    } else {
+        3
+    };
     let headroom = if notes.iter().any(Option::is_some) {
         let plot_h = (area.dim_in_pixel().1 as f64 - 140.0).max(100.0);
-        1.0 + 80.0 / plot_h
+        1.0 + (54.0 + 26.0 * note_rows as f64) / plot_h
     } else {
         1.18
     };
@@ -118,11 +136,13 @@ pub fn per_event_bars<DB: DrawingBackend>(
         .color(&draw::LOSS)
         .pos(Pos::new(HPos::Center, VPos::Top));
     let width = |t: &str| area.estimate_text_size(t, &style).map_or(0, |s| s.0) as f64;
-    let stagger = notes.iter().flatten().any(|t| width(t) > slot - 6.0);
     for (i, note) in notes.into_iter().enumerate() {
         let Some(note) = note else { continue };
-        let x = x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64;
-        let y = y_px.start - ay + 2 + if stagger && i % 2 == 1 { 26 } else { 0 };
+        // centred over its column, but never past the panel's right edge
+        let half = width(&note) / 2.0;
+        let w_area = area.dim_in_pixel().0 as f64;
+        let x = (x_px.start as f64 + (i as f64 + 0.5) * slot - ax as f64).min(w_area - half - 4.0);
+        let y = y_px.start - ay + 2 + 26 * (i as i32 % note_rows);
         area.draw(&Text::new(note, (x as i32, y), style.clone()))
             .map_err(err)?;
     }

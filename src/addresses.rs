@@ -246,6 +246,34 @@ impl AddressPlan {
     }
 }
 
+/// Client `c`'s offline windows under churn: from its start it stays online for an
+/// exponential time of mean `on` seconds, then away for one of mean `off`, and so on; nobody
+/// is away after the events end (absences are cut there, so what waits for a client can
+/// arrive). Whole milliseconds, at least one; the client's own seeded stream.
+pub(crate) fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)> {
+    let n = s.clients.count as usize;
+    let start = (s.clients.connect_over_s * 1000.0) as u64 * c as u64 / n as u64;
+    let end = (s.duration_s * 1000.0) as u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x0063_6875_726e);
+    rng.set_stream(c as u64);
+    let mut exp = |mean_s: f64| {
+        let u: f64 = rng.random();
+        ((-(1.0 - u).ln() * mean_s * 1000.0).round() as u64).max(1)
+    };
+    let mut out = Vec::new();
+    let mut t = start;
+    loop {
+        t += exp(on);
+        if t >= end {
+            return out;
+        }
+        // everyone is back when the events end, so what waits for them can arrive
+        let back = (t + exp(off)).min(end);
+        out.push((t, back));
+        t = back;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,8 +297,12 @@ mod tests {
             ),
         })
         .unwrap();
-        let f = crate::sim::faults::Faults::of(&s).expect("churn or changes");
-        f.plan.clone().expect("a plan")
+        let n = s.clients.count as usize;
+        let away: Vec<Vec<(u64, u64)>> = match (s.clients.online_s, s.clients.offline_s) {
+            (Some(on), Some(off)) => (0..n).map(|c| super::away(&s, c, on, off)).collect(),
+            _ => Vec::new(),
+        };
+        std::rc::Rc::new(AddressPlan::of(&s, &away).expect("a plan"))
     }
 
     /// What a pool must guarantee (RFC 2131 §4.3.1, RFC 6888 REQ-8): nobody holds an address
