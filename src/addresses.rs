@@ -54,8 +54,11 @@ pub fn index_of(addr: SocketAddr) -> Option<u32> {
 /// One stretch of time a client holds one address: `[from, to)` ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
+    /// When the client takes the address, ms.
     pub from: u64,
+    /// When it leaves it (`u64::MAX`: never), ms.
     pub to: u64,
+    /// The address's index in the pool ([`public`] turns it into a socket address).
     pub address: u32,
     /// The session starts after an absence (or the client's start), not an address change:
     /// the client knows it has just come online.
