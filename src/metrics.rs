@@ -830,7 +830,11 @@ impl Recorder {
             stale_s: round3(self.stale_ms as f64 / 1000.0),
             proxy_cuts: self.proxy_cuts,
             address_seconds_in_memory: round3(self.memory_gauge.area_ms as f64 / 1000.0),
-            address_seconds_stored: round3(self.stored_gauge.area_ms as f64 / 1000.0),
+            // the registry, and the access log's lines for their retention
+            address_seconds_stored: round3(
+                self.stored_gauge.area_ms as f64 / 1000.0
+                    + self.log_retention_s.map_or(0.0, |r| w.requests as f64 * r),
+            ),
             access_log_lines: self.log_retention_s.map_or(0, |_| w.requests),
             address_seconds_logged: self
                 .log_retention_s
@@ -1153,7 +1157,8 @@ pub struct SummaryRow {
     /// included), a request in progress, a registration.
     #[serde(default)]
     pub address_seconds_in_memory: f64,
-    /// ∫ addresses stored beyond any connection dt (callback registrations), address·seconds.
+    /// Addresses stored beyond any connection, address·seconds: ∫ callback registrations dt
+    /// over the window, plus `address_seconds_logged` with `[privacy] access_log`.
     #[serde(default)]
     pub address_seconds_stored: f64,
     /// Access-log lines written in the window, one per request answered, each with the
@@ -1161,7 +1166,8 @@ pub struct SummaryRow {
     #[serde(default)]
     pub access_log_lines: u64,
     /// Address·seconds the window's access-log lines will be kept: lines ×
-    /// `retention_days` (storage committed, most of it after the run).
+    /// `retention_days` (storage committed, most of it after the run); part of
+    /// `address_seconds_stored`.
     #[serde(default)]
     pub address_seconds_logged: f64,
     /// Most callback-registry entries at once whose stored address was no longer their

@@ -256,7 +256,7 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         events_lost: None,
         attempts_peak_per_s: None,
         misdelivered: None,
-        address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
+        address_seconds_in_memory: crate::model::in_memory_predicted(s),
         address_seconds_stored: Some(0.0),
         unreachable_share: Some(0.0),
         address_changes: None,
@@ -397,4 +397,26 @@ pub(crate) fn upstream_posts_per_s(s: &Scenario) -> f64 {
 pub(crate) fn mean_digits_below(n: u64) -> f64 {
     let total: u64 = (0..n).map(|i| i.to_string().len() as u64).sum();
     total as f64 / n.max(1) as f64
+}
+/// Address·seconds the server holds in memory over the window, for every strategy: each
+/// client connected (or registered) through it, N·W, times the share of time clients are
+/// online under churn, on/(on + off).
+pub fn address_seconds_in_memory(s: &Scenario) -> f64 {
+    let window = s.duration_s - s.warmup_s;
+    let online = match (s.clients.online_s, s.clients.offline_s) {
+        (Some(on), Some(off)) => on / (on + off),
+        _ => 1.0,
+    };
+    s.clients.count as f64 * window * online
+}
+
+/// [`address_seconds_in_memory`] where it is predicted: clients that stay and keep their
+/// address, and no fault that breaks connections (each reconnect leaves the server without
+/// the client's address for a while, as long as the strategy takes to notice and come back).
+pub fn in_memory_predicted(s: &Scenario) -> Option<f64> {
+    (s.faults.is_empty()
+        && s.proxy.idle_timeout_s.is_none()
+        && s.network.loss == 0.0
+        && !s.has_churn())
+    .then(|| address_seconds_in_memory(s))
 }

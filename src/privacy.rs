@@ -165,29 +165,6 @@ fn held(r: f64, t: f64, z0: f64, z1: f64) -> f64 {
     first + g(w1) - g(w0)
 }
 
-/// Address·seconds the server holds in memory over the window, for every strategy: each
-/// client connected (or registered) through it, N·W, times the share of time clients are
-/// online under churn, on/(on + off).
-pub fn address_seconds_in_memory(s: &Scenario) -> f64 {
-    let window = s.duration_s - s.warmup_s;
-    let online = match (s.clients.online_s, s.clients.offline_s) {
-        (Some(on), Some(off)) => on / (on + off),
-        _ => 1.0,
-    };
-    s.clients.count as f64 * window * online
-}
-
-/// [`address_seconds_in_memory`] where it is predicted: clients that stay and keep their
-/// address, and no fault that breaks connections (each reconnect leaves the server without
-/// the client's address for a while, as long as the strategy takes to notice and come back).
-pub fn in_memory_predicted(s: &Scenario) -> Option<f64> {
-    (s.faults.is_empty()
-        && s.proxy.idle_timeout_s.is_none()
-        && s.network.loss == 0.0
-        && !s.has_churn())
-    .then(|| address_seconds_in_memory(s))
-}
-
 /// Address·seconds the callback registry stores over the window: every client registered
 /// from before it (entries renewed before they expire: `ttl ≥ R`), N·W; without churn only.
 pub fn address_seconds_stored(s: &Scenario, cb: Callback) -> Option<f64> {

@@ -184,7 +184,8 @@ fn upstream_messages_take_one_transit_in_every_strategy() {
     let s = scenario(
         "name = \"chat\"\nseed = 12\nduration_s = 40\nwarmup_s = 5\n\
          [clients]\ncount = 50\nconnect_over_s = 2\n[events]\nrate_per_client_per_s = 0.2\n\
-         [network]\nlatency_ms = 35\n[upstream]\nrate_per_client_per_s = 0.5\npayload_bytes = 80\n",
+         [network]\nlatency_ms = 35\n[upstream]\nrate_per_client_per_s = 0.5\npayload_bytes = 80\n\
+         [server-callback]\nnat_fraction = 0\n",
     );
     for strategy in realtime_lab::Lab::builtin().strategies() {
         let sum = common::run(&s, strategy.id()).summary;

@@ -66,6 +66,8 @@ pub struct Run {
     /// The clients' reconnect policy (the strategy's override, `[reconnect]`, or the
     /// strategy's own default).
     pub(crate) policy: crate::scenario::reconnect::Reconnect,
+    /// The client pool hosts (client `i` runs on `pool-{i % pool_hosts}`).
+    pub(crate) pool_hosts: usize,
 }
 
 impl Run {
@@ -256,7 +258,7 @@ impl ServerCtx {
             Some(plan) => plan.holder(a, now),
             None => ((a as usize) < n).then_some(a as usize),
         }?;
-        let k = super::pool_hosts(&self.scenario);
+        let k = self.pool_hosts;
         let ip = turmoil::lookup(format!("pool-{}", holder % k));
         Some(std::net::SocketAddr::new(ip, 1024 + (holder / k) as u16))
     }

@@ -202,6 +202,7 @@ fn run_inner(
         closing: closing.clone(),
         faults: faults.clone(),
         policy,
+        pool_hosts: pool_hosts(scenario),
     });
     let server_ctx = ServerCtx {
         feed: Feed::new(scenario, strategy.history(&settings), rec.clone()),

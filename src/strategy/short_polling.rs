@@ -222,7 +222,7 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         events_lost: None,
         attempts_peak_per_s: None,
         misdelivered: None,
-        address_seconds_in_memory: crate::privacy::in_memory_predicted(s),
+        address_seconds_in_memory: crate::model::in_memory_predicted(s),
         address_seconds_stored: Some(0.0),
         unreachable_share: Some(0.0),
         address_changes: None,

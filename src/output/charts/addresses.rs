@@ -50,7 +50,7 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
         &|r| hours(r.address_seconds_in_memory),
         &|r| draw::fmt_small(hours(r.address_seconds_in_memory)),
     )?;
-    let stored = |r: &SummaryRow| hours(r.address_seconds_stored + r.address_seconds_logged);
+    let stored = |r: &SummaryRow| hours(r.address_seconds_stored);
     bars(
         &rows[1],
         data,

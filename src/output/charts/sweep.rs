@@ -152,13 +152,7 @@ impl SweepData {
                     metrics.insert(m.to_string(), num(col)?);
                 }
             }
-            // derived: everything stored (registry and logs), the unreachable share
-            if let (Some(a), Some(b)) = (
-                metrics.get("address_seconds_stored"),
-                metrics.get("address_seconds_logged"),
-            ) {
-                metrics.insert("address_seconds_kept".into(), a + b);
-            }
+            // derived: the unreachable share
             if let (Some(u), Some(&c)) =
                 (metrics.get("clients_unreachable"), metrics.get("clients"))
             {
@@ -410,7 +404,7 @@ fn draw_privacy<DB: DrawingBackend>(
     let panels = body.split_evenly((2, 3));
     let specs: [(&str, &str, &str); 6] = [
         (
-            "address_seconds_kept",
+            "address_seconds_stored",
             "address-seconds",
             if logged {
                 "Stored: registry + logs"
