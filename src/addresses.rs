@@ -46,9 +46,10 @@ pub fn index_of(addr: SocketAddr) -> Option<u32> {
     };
     let ip = u32::from(ip);
     let port = addr.port().checked_sub(CALLBACK_PORT)? as u32;
-    (BASE..BASE + BLOCK)
-        .contains(&ip)
-        .then(|| port * BLOCK + (ip - BASE))
+    if !(BASE..BASE + BLOCK).contains(&ip) {
+        return None;
+    }
+    port.checked_mul(BLOCK)?.checked_add(ip - BASE)
 }
 
 /// One stretch of time a client holds one address: `[from, to)` ms.
@@ -74,6 +75,8 @@ pub struct AddressPlan {
     holders: Vec<Vec<(u64, u64, u32)>>,
     /// Address changes within the run (not counting starts and returns).
     pub changes: u64,
+    /// When each client starts.
+    starts: Vec<u64>,
     /// Times a client had to wait for an address to rest (the pool was short).
     pub waits: u64,
 }
@@ -126,11 +129,13 @@ impl AddressPlan {
                 loop {
                     let next = if rate_per_ms > 0.0 {
                         let u: f64 = rng.random();
-                        at + ((-(1.0 - u).ln() / rate_per_ms).round() as u64).max(1)
+                        // (a float beyond u64 saturates: a change that never comes)
+                        at.saturating_add(((-(1.0 - u).ln() / rate_per_ms).round() as u64).max(1))
                     } else {
                         u64::MAX
                     };
-                    let stop = next >= to || next >= end;
+                    // the next session must start (a handover later) before this stretch ends
+                    let stop = next.saturating_add(HANDOVER_MS) >= to || next >= end;
                     let session_end = if stop { to } else { next };
                     push(
                         &mut heap,
@@ -157,6 +162,7 @@ impl AddressPlan {
             sessions: vec![Vec::new(); n],
             holders: vec![Vec::new(); pool as usize],
             changes: 0,
+            starts: (0..n).map(start).collect(),
             waits: 0,
         };
         // free addresses, least recently released first: (address, released at)
@@ -171,6 +177,10 @@ impl AddressPlan {
                     }
                 }
                 Kind::Acquire { after_absence } => {
+                    debug_assert!(holding[id].is_none(), "client {id} holds two addresses");
+                    if t >= until {
+                        continue; // the stretch is over before it could begin
+                    }
                     let ready = |r: Option<u64>| r.map_or(0, |r| r + rest);
                     match free.front() {
                         Some(&(a, released)) if ready(released) <= t => {
@@ -239,18 +249,28 @@ impl AddressPlan {
     pub(crate) fn gaps(&self) -> Vec<Vec<(u64, u64)>> {
         self.sessions
             .iter()
-            .map(|s| {
-                s.windows(2)
-                    .filter(|w| w[0].to < w[1].from)
-                    .map(|w| (w[0].to, w[1].from))
+            .zip(&self.starts)
+            .map(|(s, &start)| {
+                // before the first address (a client that starts away, or waits for one)
+                let first = s.first().map_or(u64::MAX, |f| f.from);
+                (start < first)
+                    .then_some((start, first))
+                    .into_iter()
+                    .chain(
+                        s.windows(2)
+                            .filter(|w| w[0].to < w[1].from)
+                            .map(|w| (w[0].to, w[1].from)),
+                    )
                     .collect()
             })
             .collect()
     }
 }
 
-/// Client `c`'s offline windows under churn: from its start it stays online for an
-/// exponential time of mean `on` seconds, then away for one of mean `off`, and so on; nobody
+/// Client `c`'s offline windows under churn: at its start it is away with probability
+/// off/(on + off) (the steady mix, so the measured window does not begin with everyone online),
+/// then it stays online for an exponential time of mean `on` seconds, away for one of mean
+/// `off`, and so on; nobody
 /// is away after the events end (absences are cut there, so what waits for a client can
 /// arrive). Whole milliseconds, at least one; the client's own seeded stream.
 pub(crate) fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)> {
@@ -259,12 +279,22 @@ pub(crate) fn away(s: &Scenario, c: usize, on: f64, off: f64) -> Vec<(u64, u64)>
     let end = (s.duration_s * 1000.0) as u64;
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x0063_6875_726e);
     rng.set_stream(c as u64);
+    let away_first: f64 = rng.random();
     let mut exp = |mean_s: f64| {
         let u: f64 = rng.random();
         ((-(1.0 - u).ln() * mean_s * 1000.0).round() as u64).max(1)
     };
     let mut out = Vec::new();
     let mut t = start;
+    // the run starts in the steady mix: a client is away at its start with probability
+    // off/(on + off), for the rest of an absence (exponential: memoryless)
+    if away_first < off / (on + off) {
+        let back = (t + exp(off)).min(end);
+        if back > t {
+            out.push((t, back));
+        }
+        t = back;
+    }
     loop {
         t += exp(on);
         if t >= end {

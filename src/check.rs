@@ -134,12 +134,25 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
     // (nothing twice, nothing to the wrong client) and losses are compared where predicted
     let n = scenario.clients.count as f64;
     let mut rows = vec![row("duplicates", s.duplicates as f64, 0.0, Tol::Abs(0.0))];
-    // the theory counts misdeliveries per address change: scale it to the changes drawn
-    let drawn = match p.address_changes {
-        Some(e) if e > 0.0 => s.address_changes as f64 / e,
-        _ => 1.0,
+    // the stale-address theory, again for the address changes and unreachable clients the
+    // run drew (its prediction is for their expected numbers; both are the scenario's random
+    // input, not what the theory is about)
+    let redrawn = p.callback.map(|cb| {
+        let mut sc = scenario.clone();
+        if let Some(e) = p.address_changes.filter(|&e| e > 0.0) {
+            sc.clients.address_change_per_hour *= s.address_changes as f64 / e;
+        }
+        let cb = crate::model::Callback {
+            unreachable: s.clients_unreachable as f64 / n.max(1.0),
+            ..cb
+        };
+        crate::privacy::callback(&sc, cb)
+    });
+    let (misdelivered, lost) = match redrawn.flatten() {
+        Some(e) => (Some(e.misdelivered), Some(e.lost)),
+        None => (p.misdelivered, p.events_lost),
     };
-    match p.misdelivered.map(|v| v * drawn) {
+    match misdelivered {
         // a count of rare events whose expectation the theory approximates (docs/addresses.md):
         // Poisson noise, and 20 % for the approximations
         Some(v) => rows.insert(
@@ -156,21 +169,17 @@ pub fn compare(result: &RunResult, p: &Prediction, scenario: &Scenario) -> Vec<C
             row("misdelivered", s.misdelivered as f64, 0.0, Tol::Abs(0.0)),
         ),
     }
-    match p.events_lost {
+    match lost {
         Some(v) if scenario.faults.is_empty() => {
-            // the strategy's own losses (unreachable clients, stale addresses): a binomial
-            // share of the clients, each with a Poisson count of events, and 10 % for the
-            // approximations of the stale-address theory
-            let per_client = crate::model::lambda(scenario) * scenario.duration_s;
-            let share = p.unreachable_share.unwrap_or(0.0);
-            let spread = (share * (1.0 - share) * n).sqrt() * per_client;
+            // the strategy's own losses (unreachable clients, stale addresses): Poisson counts,
+            // and 10 % for the approximations of the stale-address theory
             rows.insert(
                 0,
                 row(
                     "events lost",
                     s.events_lost as f64,
                     v,
-                    Tol::Abs(3.0 * (v.sqrt() + spread) + 0.1 * v),
+                    Tol::Abs(3.0 * v.sqrt() + 0.1 * v),
                 ),
             );
         }

@@ -138,9 +138,26 @@ pub struct Prediction {
     #[serde(default)]
     pub unreachable_share: Option<f64>,
     /// The address changes `misdelivered` assumes ([`crate::privacy::expected_changes`]):
-    /// `--check` scales the prediction to the changes the run drew.
+    /// `--check` predicts again for the changes the run drew.
     #[serde(skip)]
     pub address_changes: Option<f64>,
+    /// The server-callback settings of `misdelivered` and `events_lost`, for `--check` to
+    /// predict again with the changes and unreachable clients the run drew.
+    #[serde(skip)]
+    pub callback: Option<Callback>,
+}
+
+/// The settings of server-callback the theory needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Callback {
+    /// Share of clients that cannot be reached (1 for browsers).
+    pub unreachable: f64,
+    /// R, seconds.
+    pub register_every_s: f64,
+    /// The registry's time to live, seconds.
+    pub ttl_s: f64,
+    /// τ, seconds.
+    pub connect_timeout_s: f64,
 }
 
 /// The per-client event rate λ of a scenario.
@@ -257,9 +274,11 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         attempts_peak_per_s: None,
         misdelivered: None,
         address_seconds_in_memory: crate::model::in_memory_predicted(s),
-        address_seconds_stored: Some(0.0),
+        // an access log stores per request: no closed form here
+        address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
         unreachable_share: Some(0.0),
         address_changes: None,
+        callback: None,
     }
 }
 

@@ -30,18 +30,7 @@
 
 use crate::scenario::Scenario;
 
-/// The settings of server-callback the theory needs.
-#[derive(Debug, Clone, Copy)]
-pub struct Callback {
-    /// Share of clients that cannot be reached (1 for browsers).
-    pub unreachable: f64,
-    /// R, seconds.
-    pub register_every_s: f64,
-    /// The registry's time to live, seconds.
-    pub ttl_s: f64,
-    /// τ, seconds.
-    pub connect_timeout_s: f64,
-}
+pub use crate::model::Callback;
 
 /// What theory expects of a server-callback run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,29 +54,40 @@ pub fn expected_changes(s: &Scenario) -> f64 {
     n * r * (s.duration_s - s.clients.connect_over_s / 2.0)
 }
 
-/// T: how long an address rests unused after its client leaves it: max(u, F/k), with F the
-/// free addresses ahead of it and k the acquisitions per second. `None` without changes.
-pub fn reuse_delay_s(s: &Scenario) -> Option<f64> {
+/// The free addresses queued ahead of a released one, F, and the hand-outs per second, k.
+fn pool_flow(s: &Scenario) -> (f64, f64) {
     let c = &s.clients;
     let n = c.count as f64;
     let r = c.address_change_per_hour / 3600.0;
-    if r <= 0.0 {
-        return None;
-    }
     let pool = c
         .address_pool
         .unwrap_or_else(|| crate::scenario::default_address_pool(c)) as f64;
-    // the clients online hold theirs; absences add acquisitions (each return takes one)
+    // the clients online hold theirs; absences add hand-outs (each return takes one)
     let (online, returns) = match (c.online_s, c.offline_s) {
         (Some(on), Some(off)) => (n * on / (on + off), n / (on + off)),
         _ => (n, 0.0),
     };
-    let free = (pool - online).max(0.0);
-    Some(c.address_reuse_after_s.max(free / (online * r + returns)))
+    ((pool - online).max(0.0), online * r + returns)
+}
+
+/// T: how long an address rests unused after its client leaves it: max(u, F/k), with F the
+/// free addresses ahead of it and k the hand-outs per second. `None` without changes, or when
+/// no address is free (F < 1: a client that changes gets its own address back).
+pub fn reuse_delay_s(s: &Scenario) -> Option<f64> {
+    let (free, k) = pool_flow(s);
+    if s.clients.address_change_per_hour <= 0.0 || free < 1.0 {
+        return None;
+    }
+    Some(s.clients.address_reuse_after_s.max(free / k))
 }
 
 /// The expectations of server-callback under address changes (no churn: `None` with
 /// `online_s`, where absences and the registry's expiry interact without a closed form here).
+///
+/// Only the first change of each registration period matters: until the client registers
+/// again the server calls the address it had *at* registration; a second change releases an
+/// address nobody stored. Periods start at each client's registration, every R; the first
+/// change comes x into a period with density r·e^{−rx}, and the stale window lasts R − x.
 pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
     if s.clients.online_s.is_some() || cb.ttl_s < cb.register_every_s {
         return None;
@@ -95,11 +95,14 @@ pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
     let n = s.clients.count as f64;
     let l = crate::model::lambda(s);
     let f = cb.unreachable;
+    let d = s.duration_s;
     // events for unreachable clients never arrive
-    let base_lost = f * l * n * s.duration_s;
+    let base_lost = f * l * n * d;
+    let changes = expected_changes(s);
     let Some(t_reuse) = reuse_delay_s(s) else {
+        // no changes, or each mover gets its own address back: nothing goes stale
         return Some(Expected {
-            changes: 0.0,
+            changes,
             reuse_delay_s: f64::INFINITY,
             misdelivered: 0.0,
             lost: base_lost,
@@ -108,26 +111,30 @@ pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
     let r = s.clients.address_change_per_hour / 3600.0;
     let big_r = cb.register_every_s;
     let tau = cb.connect_timeout_s;
-    let changes = expected_changes(s);
     // B: 0 with probability 1/(1 + λτ), else U(0, τ)
     let p_wait = l * tau / (1.0 + l * tau);
-    // when the change happens: uniform over the clients' time before the events end
-    let from = s.clients.connect_over_s / 2.0;
-    let span = s.duration_s - from;
-    const STEPS: usize = 120;
+    const STEPS: usize = 200;
+    let dx = big_r / STEPS as f64;
     let (mut mis, mut lost) = (0.0, 0.0);
-    for i in 0..STEPS {
-        let left = span - span * (i as f64 + 0.5) / STEPS as f64; // D − t
+    // registration periods from the clients' (average) start
+    let mut start = s.clients.connect_over_s / 2.0;
+    while start < d {
         for j in 0..STEPS {
-            let stale = big_r * (j as f64 + 0.5) / STEPS as f64; // S
-            let until = stale.min(left);
-            // misdelivered: ∫_{T+B}^{until} P(A is held at x) dx, averaged over B
+            let x = dx * (j as f64 + 0.5);
+            let at = start + x;
+            if at >= d {
+                break; // no change after the events end
+            }
+            let weight = r * (-r * x).exp() * dx;
+            let stale = big_r - x; // until the next registration
+            let until = stale.min(d - at);
+            // misdelivered: ∫ P(A is held) over [T + B, until], averaged over B
             let window = |b: f64| held(r, t_reuse, b, until - t_reuse);
             let mut w = (1.0 - p_wait) * window(0.0);
             for k in 0..STEPS {
                 w += p_wait * window(tau * (k as f64 + 0.5) / STEPS as f64) / STEPS as f64;
             }
-            mis += w;
+            mis += weight * w;
             // lost: everything up to the new registration, and, if the server is still
             // waiting out τ on the unused address then, what arrives before it gives up
             let overrun = if stale < t_reuse {
@@ -135,15 +142,15 @@ pub fn callback(s: &Scenario, cb: Callback) -> Option<Expected> {
             } else {
                 0.0
             };
-            lost += (until + overrun).min(left);
+            lost += weight * (until + overrun).min(d - at);
         }
+        start += big_r;
     }
-    let per = (STEPS * STEPS) as f64;
     Some(Expected {
         changes,
         reuse_delay_s: t_reuse,
-        misdelivered: changes * l * (1.0 - f) * mis / per,
-        lost: base_lost + changes * (1.0 - f) * l * lost / per,
+        misdelivered: n * l * (1.0 - f) * mis,
+        lost: base_lost + n * (1.0 - f) * l * lost,
     })
 }
 
@@ -203,11 +210,13 @@ mod tests {
     }
 
     /// With T beyond R no stale address is ever reused before its client registers again:
-    /// no misdelivery, and each change loses λ·R/2 of a reachable client's events (all
-    /// reachable; τ tiny). 600 s, changes at 1/h, R = 60 s: changes = 1000·600/3600 ≈ 166.7,
-    /// lost ≈ 166.7 × 0.1 × 30 = 500, less the changes whose window the end cuts short.
+    /// no misdelivery, and a reachable client loses its events from the first change of a
+    /// registration period to the period's end. 1,000 clients, D = 600 s, R = 60 s (ten whole
+    /// periods from t = 0), one change an hour (r = 1/3600 s⁻¹), λ = 0.1, τ → 0:
+    /// per period ∫_0^R r·e^{−rx}·(R − x) dx = R − (1 − e^{−rR})/r = 0.495869 s, so
+    /// lost = 1000 × 0.1 × 10 × 0.495869 = 495.87.
     #[test]
-    fn with_a_long_rest_nothing_is_misdelivered_and_a_change_costs_half_a_period() {
+    fn with_a_long_rest_nothing_is_misdelivered_and_a_change_costs_the_rest_of_a_period() {
         let s = scenario("address_change_per_hour = 1");
         let cb = Callback {
             unreachable: 0.0,
@@ -218,37 +227,15 @@ mod tests {
         let e = callback(&s, cb).unwrap();
         assert_eq!(e.misdelivered, 0.0);
         assert!((e.changes - 1000.0 * 600.0 / 3600.0).abs() < 1e-9);
-        // exactly: changes × λ × E[min(S, L)], S ~ U(0, 60), L = D − t ~ U(0, 600):
-        // E[min(S, L)] = 30 for L ≥ 60 and L − L²/120 below, so the mean is
-        // (540 × 30 + ∫_0^60 (L − L²/120) dL) / 600 = (16,200 + 1,800 − 600) / 600 = 29
-        let cut: f64 = (60.0 * 60.0 / 2.0 - 60.0f64.powi(3) / 360.0) / 600.0;
-        let expected = e.changes * 0.1 * (30.0 * 540.0 / 600.0 + cut);
+        let r: f64 = 1.0 / 3600.0;
+        let per_period = 60.0 - (1.0 - (-r * 60.0).exp()) / r;
+        let expected = 1000.0 * 0.1 * 10.0 * per_period;
         assert!(
-            (e.lost - expected).abs() < 0.01 * expected,
+            (e.lost - expected).abs() < 0.002 * expected,
             "{} vs {expected}",
             e.lost
         );
-    }
-
-    /// u = 0 and a pool with no spare address (T = 0), every callback answered at once
-    /// (τ → 0, nobody unreachable, nobody leaving: r·R small is the formula's domain): a
-    /// change misdelivers everything until the next registration, λ·R/2.
-    #[test]
-    fn with_immediate_reuse_a_change_misdelivers_half_a_period() {
-        let s = scenario(
-            "address_change_per_hour = 0.01\naddress_pool = 1000\naddress_reuse_after_s = 0",
-        );
-        let cb = Callback {
-            unreachable: 0.0,
-            register_every_s: 10.0,
-            ttl_s: 3600.0,
-            connect_timeout_s: 0.001,
-        };
-        let e = callback(&s, cb).unwrap();
-        assert_eq!(e.reuse_delay_s, 0.0);
-        let per_change = e.misdelivered / (e.changes * 0.1);
-        assert!((per_change - 5.0).abs() < 0.05, "{per_change}");
-        // a quarter of the holders unreachable: a quarter fewer misdeliveries
+        // a quarter of the clients unreachable: they lose everything, the rest a quarter less
         let e2 = callback(
             &s,
             Callback {
@@ -257,6 +244,25 @@ mod tests {
             },
         )
         .unwrap();
-        assert!((e2.misdelivered / e.misdelivered - 0.75).abs() < 1e-9);
+        let all = 0.25 * 0.1 * 1000.0 * 600.0;
+        assert!((e2.lost - (all + 0.75 * expected)).abs() < 0.002 * e2.lost);
+    }
+
+    /// A pool with no spare address (P = N) and no rest: the only free address when a client
+    /// moves is the one it just left, so it gets it back — nothing goes stale.
+    #[test]
+    fn with_no_spare_address_a_mover_keeps_its_own() {
+        let s = scenario(
+            "address_change_per_hour = 30\naddress_pool = 1000\naddress_reuse_after_s = 0",
+        );
+        assert_eq!(reuse_delay_s(&s), None);
+        let cb = Callback {
+            unreachable: 0.0,
+            register_every_s: 60.0,
+            ttl_s: 3600.0,
+            connect_timeout_s: 1.0,
+        };
+        let e = callback(&s, cb).unwrap();
+        assert_eq!((e.misdelivered, e.lost), (0.0, 0.0));
     }
 }

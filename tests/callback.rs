@@ -154,6 +154,31 @@ fn only_a_server_that_calls_stored_addresses_misdelivers() {
         assert_eq!(r.registry_entries_peak, 0, "{id}");
         assert_eq!(r.address_seconds_stored, 0.0, "{id}");
         assert!(r.disconnects > 0, "{id}: a change breaks its connections");
+        assert_eq!(r.duplicates, 0, "{id}");
+        if id != "websocket" {
+            // polling resumes by its cursor, SSE by Last-Event-ID: nothing is lost
+            assert_eq!(r.events_lost, 0, "{id}");
+        }
+    }
+}
+
+/// Inputs at the edges of the address plan finish (they once hung or exhausted memory): a
+/// pool with exactly one address per client under churn and a 120 s rest, and a change rate
+/// so small that the next change never comes.
+#[test]
+fn address_plans_at_the_edges_finish() {
+    for extra in [
+        "count = 2\nonline_s = 5\noffline_s = 5\naddress_pool = 2\n",
+        "count = 2\naddress_change_per_hour = 1e-300\n",
+        "count = 20\naddress_change_per_hour = 3600\naddress_pool = 20\naddress_reuse_after_s = 0\n",
+    ] {
+        let s = common::scenario(&format!(
+            "name = \"edge\"\nduration_s = 10\nstrategies = [\"sse\"]\n[clients]\n{extra}\
+             [events]\nrate_per_client_per_s = 0.5\n[sse]\nhistory_events = 100000\n"
+        ));
+        let r = common::run(&s, "sse").summary;
+        assert!(r.events_generated > 0, "{extra}");
+        assert_eq!(r.duplicates, 0, "{extra}");
     }
 }
 

@@ -142,6 +142,9 @@ pub fn render_model(
         // a strategy's own loss (unreachable clients) holds with or without faults; without
         // either, nothing is lost
         let lost = p.events_lost.or((!scenario.has_faults()).then_some(0.0));
+        // clients that come and go, or move, never reach the steady state the closed forms
+        // describe: only the address rows are predicted then (and no theory marks drawn)
+        let steady = |v: Option<f64>| v.filter(|_| !scenario.has_churn());
         ModelRow {
             strategy: id,
             clients: scenario.clients.count,
@@ -150,41 +153,45 @@ pub fn render_model(
             events_delivered: r3(lost.map(|l| events - l)),
             events_lost: r3(lost),
             duplicates: Some(0.0),
-            requests: r3(requests),
-            requests_per_s: r3(requests_per_s),
-            empty_responses: r3(requests.zip(p.empty_fraction).map(|(r, e)| r * e)),
+            requests: steady(r3(requests)),
+            requests_per_s: steady(r3(requests_per_s)),
+            empty_responses: steady(r3(requests.zip(p.empty_fraction).map(|(r, e)| r * e))),
             connections_opened: None,
             peak_open_connections: None,
-            latency_mean_ms: r3(p.latency_mean_ms),
-            latency_p50_ms: r3(p.latency_p50_ms),
+            latency_mean_ms: steady(r3(p.latency_mean_ms)),
+            latency_p50_ms: steady(r3(p.latency_p50_ms)),
             latency_p95_ms: None,
-            latency_p99_ms: r3(p.latency_p99_ms),
-            latency_max_ms: r3(p.latency_max_ms),
+            latency_p99_ms: steady(r3(p.latency_p99_ms)),
+            latency_max_ms: steady(r3(p.latency_max_ms)),
             app_bytes_up: None,
             app_bytes_down: None,
             payload_bytes: None,
             overhead_bytes: None,
-            bytes_per_event: r3(p.bytes_per_event),
+            bytes_per_event: steady(r3(p.bytes_per_event)),
             upstream_messages: None,
             upstream_latency_mean_ms: None,
-            parked_requests_mean: r3(p.parked_requests),
-            empty_fraction: r3(p.empty_fraction.map(|e| e * 1000.0)).map(|e| e / 1000.0),
-            events_per_response: r3(p.events_per_response),
-            app_bytes_per_s: r3(p.app_bytes_per_s),
-            server_cpu_s: r6(cap.as_ref().map(|c| c.cores_needed * window)),
-            server_cores_needed_mean: r6(cap.as_ref().map(|c| c.cores_needed)),
-            server_memory_mean_bytes: cap.as_ref().map(|c| c.memory_bytes.round()),
-            server_queue_delay_mean_ms: r6(cap.as_ref().and_then(|c| c.queue_delay_mean_ms)),
-            server_utilisation: r6(cap.as_ref().and_then(|c| c.utilisation)),
-            saturation_clients: cap
+            parked_requests_mean: steady(r3(p.parked_requests)),
+            empty_fraction: steady(r3(p.empty_fraction.map(|e| e * 1000.0)).map(|e| e / 1000.0)),
+            events_per_response: steady(r3(p.events_per_response)),
+            app_bytes_per_s: steady(r3(p.app_bytes_per_s)),
+            server_cpu_s: steady(r6(cap.as_ref().map(|c| c.cores_needed * window))),
+            server_cores_needed_mean: steady(r6(cap.as_ref().map(|c| c.cores_needed))),
+            server_memory_mean_bytes: steady(cap.as_ref().map(|c| c.memory_bytes.round())),
+            server_queue_delay_mean_ms: steady(r6(cap
                 .as_ref()
-                .and_then(|c| c.saturation_clients)
-                .map(f64::round),
-            clients_per_core: cap
-                .as_ref()
-                .map(|c| c.clients_per_core)
-                .filter(|v| v.is_finite())
-                .map(f64::round),
+                .and_then(|c| c.queue_delay_mean_ms))),
+            server_utilisation: steady(r6(cap.as_ref().and_then(|c| c.utilisation))),
+            saturation_clients: steady(
+                cap.as_ref()
+                    .and_then(|c| c.saturation_clients)
+                    .map(f64::round),
+            ),
+            clients_per_core: steady(
+                cap.as_ref()
+                    .map(|c| c.clients_per_core)
+                    .filter(|v| v.is_finite())
+                    .map(f64::round),
+            ),
             misdelivered: r3(Some(p.misdelivered.unwrap_or(0.0))),
             address_seconds_in_memory: r3(p.address_seconds_in_memory),
             address_seconds_stored: r3(p.address_seconds_stored),

@@ -302,6 +302,10 @@ fn check_clients(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), Str
     }
 }
 
+/// The most address changes, departures and returns a run may plan (each costs memory in the
+/// address plan before the run starts).
+const MAX_PLANNED: f64 = 5e6;
+
 /// `[clients] address_change_per_hour`, `address_pool`, `address_reuse_after_s` and
 /// `[privacy] retention_days`.
 fn check_addresses(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), String> {
@@ -320,17 +324,38 @@ fn check_addresses(s: &Scenario, at: &dyn Fn(&[&str]) -> String) -> Result<(), S
         86_400.0,
     )?;
     if let Some(pool) = c.address_pool {
-        // the clients online at once: all of them, or on average on/(on + off) of them
-        let online = match (c.online_s, c.offline_s) {
-            (Some(on), Some(off)) if on > 0.0 && off > 0.0 => {
-                (c.count as f64 * on / (on + off)).ceil() as u64
-            }
-            _ => c.count,
-        };
-        if pool < online.max(1) || pool > MAX_CLIENTS * 2 {
+        // after the events end nobody is away: every client holds an address at once
+        if pool < c.count || pool > MAX_CLIENTS * 2 {
             return Err(format!(
-                "{}: {pool} is not allowed; the pool must hold at least the clients online at once ({online}) and at most {}",
+                "{}: {pool} is not allowed; the pool must hold an address for every client ({}: when the events end everyone is online) and at most {}",
                 at(&["clients", "address_pool"]),
+                c.count,
+                MAX_CLIENTS * 2
+            ));
+        }
+    }
+    // the plan draws every change and absence before the run: bound their number
+    let per_client_s = rate / 3600.0
+        + match (c.online_s, c.offline_s) {
+            (Some(on), Some(off)) if on + off > 0.0 => 2.0 / (on + off),
+            _ => 0.0,
+        };
+    let planned = c.count as f64 * per_client_s * s.duration_s;
+    if planned > MAX_PLANNED {
+        return Err(format!(
+            "{}: {} clients changing address or coming and going this often for {} s make {planned:.3e} changes to plan; at most {MAX_PLANNED:.0e} (fewer clients, a shorter run, or rarer changes)",
+            at(&["clients", if rate > 0.0 { "address_change_per_hour" } else { "online_s" }]),
+            c.count,
+            s.duration_s
+        ));
+    }
+    if c.address_pool.is_none() {
+        let default = crate::scenario::default_address_pool(c);
+        if default > MAX_CLIENTS * 2 {
+            return Err(format!(
+                "{}: the default pool (clients, the addresses resting {} s, a quarter spare) would be {default} addresses; give `address_pool` (at most {}) or a shorter rest",
+                at(&["clients", "address_reuse_after_s"]),
+                c.address_reuse_after_s,
                 MAX_CLIENTS * 2
             ));
         }

@@ -216,8 +216,10 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         attempts_peak_per_s: None,
         misdelivered: None,
         address_seconds_in_memory: crate::model::in_memory_predicted(s),
-        address_seconds_stored: Some(0.0),
+        // an access log stores per request: no closed form here
+        address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
         unreachable_share: Some(0.0),
         address_changes: None,
+        callback: None,
     }
 }

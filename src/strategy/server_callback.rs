@@ -34,7 +34,7 @@
 //! `nat_fraction`; `addresses_retained_peak` equals the registered clients for the whole run.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -204,7 +204,7 @@ impl Strategy for ServerCallback {
         Some(Prediction {
             events_lost: expected.map(|e| {
                 if full {
-                    e.lost
+                    e.lost.min(scenario.expected_deliveries())
                 } else {
                     scenario.expected_deliveries()
                 }
@@ -213,9 +213,10 @@ impl Strategy for ServerCallback {
             address_seconds_in_memory: privacy::address_seconds_stored(scenario, cb)
                 .filter(|_| !others),
             address_seconds_stored: privacy::address_seconds_stored(scenario, cb)
-                .filter(|_| !others),
+                .filter(|_| !others && !scenario.privacy.access_log),
             unreachable_share: Some(cb.unreachable),
             address_changes: expected.map(|e| e.changes),
+            callback: (full && expected.is_some()).then_some(cb),
             ..Prediction::default()
         })
     }
@@ -248,9 +249,13 @@ struct Entry {
     _entry: RegistryEntry,
 }
 
-/// The callback registry: client → its entry (absent: never registered, or expired).
+/// The callback registry: client → its entry (absent: never registered, or expired), and the
+/// clients whose caller task runs (one each, started at their first registration).
 #[derive(Clone, Default)]
-struct Registry(Rc<RefCell<BTreeMap<usize, Entry>>>);
+struct Registry(
+    Rc<RefCell<BTreeMap<usize, Entry>>>,
+    Rc<RefCell<BTreeSet<usize>>>,
+);
 
 /// `POST /register?client=N` with the client's address: store it (again), call back with
 /// the client's events until the entry expires.
@@ -277,7 +282,6 @@ async fn register(
     let expires_ms = now_ms() + (s.registry_ttl_s * 1000.0).round() as u64;
     let first = {
         let mut map = registry.0.borrow_mut();
-        let first = !map.contains_key(&client);
         match map.get_mut(&client) {
             Some(e) => {
                 e.stored = stored;
@@ -295,7 +299,9 @@ async fn register(
                 );
             }
         }
-        first
+        // a caller per client, for the whole run: an entry that expired and came back
+        // finds its caller waiting
+        registry.1.borrow_mut().insert(client)
     };
     ctx.registered(client, matches!(stored, Stored::Full(_)).then_some(addr));
     if first {
@@ -330,6 +336,9 @@ async fn call_back(ctx: ServerCtx, s: ServerCallbackSettings, registry: Registry
     let timeout = Duration::from_millis((s.connect_timeout_s * 1000.0).round() as u64);
     loop {
         let entry = lookup(&ctx, &registry, client);
+        if entry.is_none() {
+            conn = None; // the address is forgotten: so is the connection to it
+        }
         if let Some((stored, _)) = entry {
             for event in feed.pending(client) {
                 let Stored::Full(addr) = stored else {
@@ -430,8 +439,11 @@ async fn client(ctx: ClientCtx, s: ServerCallbackSettings) -> io::Result<()> {
             Err(_) if ctx.is_closing() => return Ok(()),
             Err(e) => return Err(e),
         };
-        // the address the client has now (it connects only while it has one)
+        // the address the client has now (it connects only while it has one; a moment
+        // without one — a handover — passes)
         let Some(addr) = ctx.public_addr() else {
+            drop(conn);
+            tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
         let body = Bytes::from(addr.to_string());
@@ -490,6 +502,9 @@ async fn answer(ctx: ClientCtx, listener: crate::sim::Listener) {
             },
         };
         let ctx = ctx.clone();
+        if ctx.public_addr().is_none() {
+            continue; // accepted in a handover: the address it came to is gone
+        }
         let ends = ctx.address_ends_at();
         tokio::task::spawn_local(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {

@@ -1,11 +1,12 @@
 //! `addresses`: "why not store every client's address and call it?" answered per strategy
 //! (drawn when a run calls clients back, keeps a registry or an access log, or clients change
-//! address). Top row, privacy: address·hours every strategy must hold in memory while a
-//! client is connected (the same for all), address·hours stored beyond any connection (the
-//! callback registry, access logs), and events that reached the wrong client. Bottom row,
-//! scale and reach: the clients the server cannot call, the connections it opens per event,
-//! and the registry it keeps (entries, and how many point at an address their client no
-//! longer has).
+//! address). Top row, privacy: address·hours the server holds in memory (any open
+//! connection of a client, a request, a registration), address·hours stored beyond any
+//! connection (the callback registry, access logs), and events that reached the wrong client
+//! (and their share of what arrived). Bottom row, reach and scale: the clients the server
+//! cannot call, the events lost, and the registry it keeps (entries, and how many point at an
+//! address their client no longer has). Connections per event are in `summary.csv` and the
+//! sweep's `privacy` chart.
 
 use plotters::prelude::*;
 
@@ -73,10 +74,11 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
             if r.misdelivered == 0 {
                 "0".to_string()
             } else {
+                // of the events that reached anyone, the share that reached a stranger
                 format!(
-                    "{} ({:.1} %)",
+                    "{} ({:.0} % of arrivals)",
                     draw::fmt_count(&(r.misdelivered as f64)),
-                    share(r.misdelivered, r.events_generated)
+                    share(r.misdelivered, r.events_delivered + r.misdelivered)
                 )
             }
         },
@@ -92,10 +94,10 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     bars(
         &rows[4],
         data,
-        "Connections it opens per event",
-        "connections per event",
-        &|r| r.callbacks_per_event,
-        &|r| draw::fmt_small(r.callbacks_per_event),
+        "Events lost",
+        "% of events",
+        &|r| share(r.events_lost, r.events_generated),
+        &|r| format!("{:.0} %", share(r.events_lost, r.events_generated)),
     )?;
     bars(
         &rows[5],

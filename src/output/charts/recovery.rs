@@ -165,13 +165,10 @@ pub(super) fn bars<DB: DrawingBackend>(
     draw::bar_mesh(area, &mut chart, data, y_desc, &fmt)?;
     // labels wider than a bar's slot go in two staggered rows
     let (x_px, _) = chart.plotting_area().get_pixel_range();
-    let slot = (x_px.end - x_px.start) as f64 / n.max(1.0);
     let measure = font(draw::TICKS);
-    let stagger = data.summary.iter().any(|r| {
-        area.estimate_text_size(&label(r), &measure)
-            .map_or(0.0, |s| s.0 as f64)
-            > slot - 6.0
-    });
+    // each label sits on its bar; one that would overlap a label already placed moves up a
+    // row (26 px) until it is clear (labels of low bars stay low)
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     for (i, row) in data.summary.iter().enumerate() {
         let c = data.looks.get(&row.strategy, i).color;
         let v = value(row);
@@ -187,19 +184,31 @@ pub(super) fn bars<DB: DrawingBackend>(
         };
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, v));
         let (ax, ay) = area.get_base_pixel();
-        let lift = if stagger && i % 2 == 1 { 26 } else { 0 };
         // centred over its bar, but never past the panel's edges
         let text = label(row);
-        let half = area
+        let (w, h) = area
             .estimate_text_size(&text, &measure)
-            .map_or(0, |s| s.0 as i32)
-            / 2;
+            .map_or((0, 0), |s| (s.0 as i32, s.1 as i32));
+        let half = w / 2;
         // within the plot (left: clear of the y tick labels) and the panel (right)
         let w_area = area.dim_in_pixel().0 as i32;
         let x = (x - ax)
             .min(w_area - half - 4)
             .max(x_px.start - ax + half + 2);
-        area.draw(&Text::new(text, (x, y - ay - lift), style))
+        let mut bottom = y - ay;
+        let clash = |b: i32, placed: &[(i32, i32, i32, i32)]| {
+            placed
+                .iter()
+                .any(|p| x - half < p.1 + 6 && p.0 < x + half + 6 && b - h < p.3 && p.2 < b)
+        };
+        for _ in 0..3 {
+            if !clash(bottom, &placed) {
+                break;
+            }
+            bottom -= 26;
+        }
+        placed.push((x - half, x + half, bottom - h, bottom));
+        area.draw(&Text::new(text, (x, bottom), style))
             .map_err(err)?;
     }
     Ok(())
