@@ -227,12 +227,21 @@ fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
     Ok(())
 }
 
-/// Tick positions 1, 2, 5 × 10ⁿ ms within `[lo, hi]`.
+/// Tick positions 1, 2, 5 × 10ⁿ ms within `[lo, hi]`; over a wider range, fewer (1 and 5
+/// beyond two decades, 1 beyond three), so the labels stay apart.
 fn key_points(lo: f64, hi: f64) -> Vec<f64> {
     let mut points = Vec::new();
     let mut decade = 1.0;
+    let decades = (hi / lo.max(1e-9)).log10();
+    let steps: &[f64] = if decades > 3.0 {
+        &[1.0]
+    } else if decades > 2.0 {
+        &[1.0, 5.0]
+    } else {
+        &[1.0, 2.0, 5.0]
+    };
     while decade <= hi {
-        for m in [1.0, 2.0, 5.0] {
+        for &m in steps {
             let v = m * decade;
             if v >= lo && v <= hi {
                 points.push(v);

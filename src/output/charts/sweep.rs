@@ -67,7 +67,9 @@ pub fn human_key(key: &str) -> String {
 
 /// The columns the `privacy` chart draws or needs (drawn when `sweep.csv` has them and a run
 /// calls clients back, keeps a registry or a log, or clients change address).
-pub const PRIVACY: [&str; 10] = [
+pub const PRIVACY: [&str; 12] = [
+    "events_lost",
+    "events_generated",
     "address_seconds_stored",
     "address_seconds_logged",
     "misdelivered",
@@ -152,7 +154,13 @@ impl SweepData {
                     metrics.insert(m.to_string(), num(col)?);
                 }
             }
-            // derived: the unreachable share
+            // derived: the share of events lost, the unreachable share
+            if let (Some(l), Some(&g)) =
+                (metrics.get("events_lost"), metrics.get("events_generated"))
+            {
+                let pct = if g > 0.0 { 100.0 * l / g } else { 0.0 };
+                metrics.insert("events_lost_pct".into(), pct);
+            }
             if let (Some(u), Some(&c)) =
                 (metrics.get("clients_unreachable"), metrics.get("clients"))
             {
@@ -386,7 +394,8 @@ fn draw<DB: DrawingBackend>(
 /// first swept key. Top row, privacy: address·seconds stored beyond a connection (registry
 /// and logs), events that reached the wrong client, registry entries pointing at an address
 /// their client no longer has. Bottom row, scale and reach: registry entries, connections
-/// the server opens per event, clients it cannot call.
+/// the server opens per event, and the share of events lost (clients it cannot call, and
+/// stale addresses; `clients_unreachable` is in `sweep.csv`).
 fn draw_privacy<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     data: &SweepData,
@@ -428,11 +437,7 @@ fn draw_privacy<DB: DrawingBackend>(
             "connections per event",
             "Connections it opens per event",
         ),
-        (
-            "clients_unreachable_pct",
-            "% of clients",
-            "Clients it cannot call",
-        ),
+        ("events_lost_pct", "% of events", "Events lost (NAT, moved)"),
     ];
     for (area, (metric, label, caption)) in panels.iter().zip(specs) {
         panel(area, data, rows, metric, label, Some(caption))?;
