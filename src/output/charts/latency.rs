@@ -21,18 +21,29 @@ pub fn draw<DB: DrawingBackend>(root: &Area<'_, DB>, data: &ChartData) -> anyhow
     percentile_bars(&right, data)
 }
 
-/// `(latency ms, cumulative share)` steps of one strategy; latencies below 1 ms drawn at 1 ms.
-fn cdf_points(buckets: &[(u64, u64)]) -> Vec<(f64, f64)> {
+/// `(latency ms, cumulative share)` steps of one strategy, scaled so the curve ends at the
+/// share of events `delivered` (lost events never arrive: a strategy that loses 90 % levels
+/// off at 10 %); latencies below 1 ms drawn at 1 ms.
+fn cdf_points(buckets: &[(u64, u64)], delivered: f64) -> Vec<(f64, f64)> {
     let total: u64 = buckets.iter().map(|b| b.1).sum();
     let mut points = Vec::new();
     let mut seen = 0;
     for &(ms, count) in buckets {
         let x = (ms as f64).max(1.0);
-        points.push((x, seen as f64 / total as f64));
+        points.push((x, delivered * seen as f64 / total as f64));
         seen += count;
-        points.push((x, seen as f64 / total as f64));
+        points.push((x, delivered * seen as f64 / total as f64));
     }
     points
+}
+
+/// The share of `row`'s events that arrived (1 when none was lost).
+fn delivered_share(row: &crate::metrics::SummaryRow) -> f64 {
+    if row.events_generated == 0 || row.events_lost == 0 {
+        1.0
+    } else {
+        row.events_delivered.min(row.events_generated) as f64 / row.events_generated as f64
+    }
 }
 
 /// The CDF panel.
@@ -63,7 +74,7 @@ pub fn cdf<DB: DrawingBackend>(
         &draw::fmt_ms,
         &draw::fmt_fraction,
     )?;
-    let mut medians: Vec<(usize, f64)> = Vec::new();
+    let mut medians: Vec<(usize, f64, f64)> = Vec::new();
     let mut curves: Vec<Vec<(i32, i32)>> = Vec::new();
     for (i, row) in data.summary.iter().enumerate() {
         let Some(buckets) = data.latency.get(&row.strategy) else {
@@ -73,17 +84,23 @@ pub fn cdf<DB: DrawingBackend>(
             continue;
         }
         let l = data.looks.get(&row.strategy, i);
-        let points = cdf_points(buckets);
+        let share = delivered_share(row);
+        let points = cdf_points(buckets, share);
         curves.push(points.iter().map(|p| chart.backend_coord(p)).collect());
         draw::series(&mut chart, points, l, 3)?;
-        medians.push((i, (row.latency_p50_ms as f64).max(1.0)));
+        // the markers are the delivered events' p50 and p99, on the curve
+        medians.push((i, (row.latency_p50_ms as f64).max(1.0), 0.5 * share));
         let p50 = (row.latency_p50_ms as f64).max(1.0);
         let p99 = (row.latency_p99_ms as f64).max(1.0);
         chart
-            .draw_series([Circle::new((p50, 0.5), 9, l.color.filled())])
+            .draw_series([Circle::new((p50, 0.5 * share), 9, l.color.filled())])
             .map_err(err)?;
         chart
-            .draw_series([TriangleMarker::new((p99, 0.99), 11, l.color.filled())])
+            .draw_series([TriangleMarker::new(
+                (p99, 0.99 * share),
+                11,
+                l.color.filled(),
+            )])
             .map_err(err)?;
         // theory: hollow black markers at the predicted p50 and p99
         if let Some(m) = data.model.get(&row.strategy) {
@@ -109,12 +126,12 @@ pub fn cdf<DB: DrawingBackend>(
 fn name_medians<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
     chart: &ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
     data: &ChartData,
-    medians: &[(usize, f64)],
+    medians: &[(usize, f64, f64)],
     curves: &[Vec<(i32, i32)>],
 ) -> anyhow::Result<()> {
     let mut groups: Vec<(i32, i32, Vec<usize>, f64)> = Vec::new();
-    for &(i, p50) in medians {
-        let (x, y) = chart.backend_coord(&(p50, 0.5));
+    for &(i, p50, y50) in medians {
+        let (x, y) = chart.backend_coord(&(p50, y50));
         match groups.iter_mut().find(|g| (g.0 - x).abs() <= 8) {
             Some(g) => g.2.push(i),
             None => groups.push((x, y, vec![i], p50)),
@@ -319,4 +336,16 @@ pub fn percentile_bars<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Lost events never arrive: one of four events at 10 ms, three at 20 ms, and a tenth of
+    /// all events delivered: the curve steps to 0.1 × 1/4 = 0.025, then ends at 0.1.
+    #[test]
+    fn a_strategy_that_loses_levels_off_at_its_delivered_share() {
+        let pts = super::cdf_points(&[(10, 1), (20, 3)], 0.1);
+        assert_eq!(pts[1], (10.0, 0.025));
+        assert!((pts.last().unwrap().1 - 0.1).abs() < 1e-12);
+    }
 }
