@@ -4,29 +4,29 @@
 //!
 //! The setting: N clients, each with events at rate λ; each changes address at rate r
 //! (Poisson); the addresses come from a pool of P, handed out least recently released first
-//! after resting u; each client registers again every R (a residual S ~ U(0, R) after a
-//! change); a share f of clients cannot be reached (NAT, firewalls); the server gives up a
-//! callback connect after τ and drops the events waiting for that address.
+//! after resting u; each client registers again every R; a share f of clients cannot be
+//! reached (NAT, firewalls); the server gives up a callback connect after τ and drops the
+//! events waiting for that address.
 //!
-//! After client c changes address at t, the server keeps calling its old address A until c
-//! registers again, S later:
+//! Until a client registers again, the server calls the address A it had at its last
+//! registration, so only the first change of each registration period matters; it comes x
+//! into the period with density r·e^{−rx} and leaves A stale for R − x:
 //! - A is handed to another client T after the change. With F = P − N free addresses queued
-//!   ahead of it and acquisitions at rate k = N·r, T ≈ max(u, F/k) (the mean of a
-//!   Gamma(F, k) wait: F is large, so its spread is small);
+//!   ahead of it and hand-outs at rate k = N·r, T ≈ max(u, F/k) (the mean of a Gamma(F, k)
+//!   wait: F is large, so its spread is small). With F < 1 the mover gets A back;
 //! - before T nobody answers at A: each callback waits τ and drops what waits, so at T the
 //!   server is still waiting with probability λτ/(1 + λτ), for a further U(0, τ): call that B;
-//! - from T + B until S, c's events reach A's new holder — a **misdelivery** if that holder
-//!   can be reached (1 − f), for as long as it keeps A (it leaves at rate r); when it leaves,
-//!   A rests T again and goes to a next holder: A is held z after T with probability
-//!   h(z) = e^{−rz} + r·(z − T)⁺·e^{−r(z−T)}.
+//! - from T + B until the period ends, the client's events reach A's holder — a
+//!   **misdelivery** if that holder can be reached (1 − f), for as long as it keeps A (it
+//!   leaves at rate r); when it leaves, A rests T again and goes to a next holder: A is held
+//!   z after T with probability h(z) = e^{−rz} + r·(z − T)⁺·e^{−r(z−T)}.
 //!
-//! So the misdeliveries expected per change are λ(1 − f)·E[∫_{B}^{S−T} h(z) dz]⁺, and
-//! every event of a reachable client between its change and its next registration is lost
-//! (to nobody, or to somebody else): λ·E[S] = λR/2 per change, plus what arrives while a
-//! callback waits out τ past S. Changes near the end of the run are cut short by it; the
-//! expectations integrate over when the change happens. Left out: the spread of T (a
-//! Gamma(F, k) wait around F/k), a third holder within one period, and the server's waits on
-//! an address whose holder is unreachable; they matter when r·R approaches 1.
+//! So each period is expected to misdeliver λ(1 − f)·∫_0^R r·e^{−rx}·𝔼\[∫_B^{R−x−T} h(z) dz\]⁺ dx,
+//! and a reachable client loses every event from the change to the period's end (to nobody,
+//! or to somebody else): λ·∫_0^R r·e^{−rx}(R − x) dx, plus what arrives while a callback still
+//! waits out τ past the registration. The run's end cuts the last periods short. Left out:
+//! the spread of T, a third holder within one period, and the server's waits on an address
+//! whose holder is unreachable; they matter when T approaches R or r·R approaches 1.
 
 use crate::scenario::Scenario;
 
