@@ -46,6 +46,18 @@ pub struct Estimate {
     pub wall_s: f64,
 }
 
+/// Reconnections clients make when they come back or change address (`[clients] online_s`,
+/// `address_change_per_hour`): each is at least one new connection and its first request.
+fn reconnects(s: &Scenario) -> f64 {
+    let c = &s.clients;
+    let per_client_s = c.address_change_per_hour / 3600.0
+        + match (c.online_s, c.offline_s) {
+            (Some(on), Some(off)) if on + off > 0.0 => 1.0 / (on + off),
+            _ => 0.0,
+        };
+    c.count as f64 * per_client_s * s.duration_s
+}
+
 /// The estimate of one strategy under `s`; `prediction` is its closed form if it has one,
 /// `longest_period_s` its [`crate::Strategy::longest_period`].
 pub(crate) fn of_run(
@@ -67,7 +79,8 @@ pub(crate) fn of_run(
         // none pushes), and once per event
         None if longest_period_s >= 0.001 => n * s.duration_s / longest_period_s + deliveries,
         None => deliveries,
-    } + n;
+    } + n
+        + reconnects(s);
     let payload = s.events.payload_bytes as f64;
     let up_payload = s.upstream.as_ref().map_or(0.0, |u| u.payload_bytes as f64);
     let bytes = deliveries * (payload + FRAMING_BYTES)
@@ -303,6 +316,36 @@ mod tests {
             run_wall_s: 3600.0,
             total_wall_s: 14_400.0,
         }
+    }
+
+    /// Clients that move or come back reconnect: 100 clients changing address once a
+    /// second (3,600 an hour) for 100 s add 100 × 1 × 100 = 10,000 connection requests, and
+    /// churn with sessions of 30 s and absences of 20 s adds 100 × 100 / 50 = 200 more.
+    #[test]
+    fn moving_clients_add_their_reconnections() {
+        let s = |extra: &str| {
+            Scenario::from_toml(&crate::scenario::Source {
+                label: "t".into(),
+                text: &format!(
+                    "name = \"t\"\nduration_s = 100\n[clients]\ncount = 100\n{extra}\n\
+                     [events]\nrate_per_client_per_s = 0.1\n"
+                ),
+            })
+            .unwrap()
+        };
+        let still = of_run(&s(""), None, 0.0).requests;
+        let moving = of_run(&s("address_change_per_hour = 3600"), None, 0.0).requests;
+        assert!(
+            (moving - still - 10_000.0).abs() < 1e-6,
+            "{moving} vs {still}"
+        );
+        let both = of_run(
+            &s("address_change_per_hour = 3600\nonline_s = 30\noffline_s = 20"),
+            None,
+            0.0,
+        )
+        .requests;
+        assert!((both - still - 10_200.0).abs() < 1e-6, "{both} vs {still}");
     }
 
     /// Memory adds up over the runs that run at once; time spreads over the jobs.
