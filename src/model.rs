@@ -160,6 +160,21 @@ pub struct Callback {
     pub connect_timeout_s: f64,
 }
 
+impl Prediction {
+    /// The rows every strategy whose clients open the connections shares: nobody is
+    /// unreachable or misdelivered, nothing is stored beyond a connection (an access log has
+    /// no closed form here), and the address·seconds held in memory where they are predicted
+    /// ([`in_memory_predicted`]). The rest is empty, for a strategy to fill in.
+    pub fn connection_based(s: &Scenario) -> Prediction {
+        Prediction {
+            address_seconds_in_memory: in_memory_predicted(s),
+            address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
+            unreachable_share: Some(0.0),
+            ..Prediction::default()
+        }
+    }
+}
+
 /// The per-client event rate λ of a scenario.
 pub fn lambda(s: &Scenario) -> f64 {
     let (rate, fanout) = s.event_rate();
@@ -270,15 +285,7 @@ pub(crate) fn push(s: &Scenario, framing: f64, beat_bytes: f64, beat_s: f64) -> 
         p50_density: density_at(&one_way, 0.5),
         cycle_cv: None,
         load: None,
-        events_lost: None,
-        attempts_peak_per_s: None,
-        misdelivered: None,
-        address_seconds_in_memory: crate::model::in_memory_predicted(s),
-        // an access log stores per request: no closed form here
-        address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
-        unreachable_share: Some(0.0),
-        address_changes: None,
-        callback: None,
+        ..crate::model::Prediction::connection_based(s)
     }
 }
 

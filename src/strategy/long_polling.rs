@@ -212,14 +212,6 @@ pub(crate) fn long_polling(s: &Scenario, timeout_s: f64) -> Prediction {
         p50_density: None,
         cycle_cv: Some(long_poll_cycle_cv(l, g, timeout_s)),
         load: Some(load),
-        events_lost: None,
-        attempts_peak_per_s: None,
-        misdelivered: None,
-        address_seconds_in_memory: crate::model::in_memory_predicted(s),
-        // an access log stores per request: no closed form here
-        address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
-        unreachable_share: Some(0.0),
-        address_changes: None,
-        callback: None,
+        ..crate::model::Prediction::connection_based(s)
     }
 }

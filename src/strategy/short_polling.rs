@@ -219,14 +219,6 @@ pub(crate) fn short_polling(s: &Scenario, interval_s: f64, after_response: bool)
         p50_density: Some(1.0 / c_ms),
         cycle_cv: Some(if after_response { rtt_sd / c_ms } else { 0.0 }),
         load: Some(load),
-        events_lost: None,
-        attempts_peak_per_s: None,
-        misdelivered: None,
-        address_seconds_in_memory: crate::model::in_memory_predicted(s),
-        // an access log stores per request: no closed form here
-        address_seconds_stored: (!s.privacy.access_log).then_some(0.0),
-        unreachable_share: Some(0.0),
-        address_changes: None,
-        callback: None,
+        ..crate::model::Prediction::connection_based(s)
     }
 }
