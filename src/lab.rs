@@ -296,6 +296,10 @@ impl Lab {
     /// Check a scenario again before running it: its fields are public, so a library caller
     /// may have changed them after [`Lab::parse`] (a latency range with min above max would
     /// otherwise reach the simulator).
+    pub(crate) fn check_again(&self, scenario: &Scenario) -> anyhow::Result<()> {
+        self.recheck(scenario)
+    }
+
     fn recheck(&self, scenario: &Scenario) -> anyhow::Result<()> {
         scenario
             .recheck()
@@ -338,6 +342,27 @@ impl Lab {
             self.predictions(scenario),
             &self.looks(),
             None,
+        )
+    }
+
+    /// [`Lab::write`] for a real run (`realtime-lab load`): to `out/<name>-real/`, its
+    /// conditions line tagged `world = real`.
+    pub fn write_real(
+        &self,
+        scenario: &Scenario,
+        out: &Path,
+        results: Vec<RunResult>,
+        latency: bool,
+    ) -> anyhow::Result<crate::runner::Written> {
+        let mut named = scenario.clone();
+        named.name = format!("{}-real", scenario.name);
+        crate::runner::write_results(
+            &named,
+            out,
+            results,
+            self.predictions(scenario),
+            &self.looks(),
+            Some(crate::live::world_label(latency)),
         )
     }
 

@@ -121,6 +121,7 @@ pub mod check;
 pub mod cli;
 pub mod estimate;
 mod lab;
+pub mod live;
 mod metrics;
 pub mod model;
 pub mod notebook;

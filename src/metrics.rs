@@ -28,9 +28,10 @@ pub enum Direction {
     Down,
 }
 
-/// Simulated milliseconds since the start of the run (0 outside a simulation).
+/// Milliseconds since the start of the run: simulated, or real in a real run (0 outside a
+/// run).
 pub fn now_ms() -> u64 {
-    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+    crate::sim::net::now_ms()
 }
 
 /// One simulated second of one run: a row of `timeseries.csv` (without strategy and time).
@@ -317,7 +318,7 @@ impl Recorder {
         counted: bool,
     ) {
         // after the simulation is dropped (a client that never noticed), the run's end
-        let t = if turmoil::sim_elapsed().is_some() {
+        let t = if crate::sim::net::running() {
             now_ms()
         } else {
             self.ended_ms
@@ -739,6 +740,11 @@ impl Recorder {
     /// The first client error, if any.
     pub fn first_client_failure(&self) -> Option<&str> {
         self.first_failure.as_deref()
+    }
+
+    /// Deliveries generated so far (events × recipients).
+    pub fn generated(&self) -> u64 {
+        self.generated
     }
 
     /// Whether every event generated so far has been delivered and no more will come.

@@ -56,6 +56,21 @@ pub enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Serve the strategies live on 127.0.0.1 for a browser: the scenario's publisher in real
+    /// time, every strategy's server, and a page at `/` with one live panel per strategy.
+    Serve(ServeArgs),
+    /// Run a scenario's strategies for real: their server and N clients over real sockets on
+    /// 127.0.0.1, in real time, the same strategy code as the simulation. Writes the same
+    /// CSV and charts as `run`, to `<out>/<name>-real`, for `compare`.
+    Load(LoadArgs),
+    /// Print a simulated and a real results folder side by side (`run` then `load` of one
+    /// scenario): events, requests and bytes per event, latency.
+    Compare {
+        /// The simulation's results folder (e.g. output/quickstart).
+        sim: PathBuf,
+        /// The real run's results folder (e.g. output/quickstart-real).
+        real: PathBuf,
+    },
     /// Check scenario files without running them.
     Validate {
         /// Scenario files (TOML); `-` reads one from standard input.
@@ -101,4 +116,61 @@ pub struct RunArgs {
     /// show; overrides `[simulation] trace_client` (default 0).
     #[arg(long, value_name = "K")]
     pub trace_client: Option<u64>,
+}
+
+/// `realtime-lab load` arguments.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// A scenario file (TOML); none: the built-in quickstart.
+    pub scenario: Option<PathBuf>,
+    /// Folder the results go to, as `<name>-real`.
+    #[arg(long, default_value = "output")]
+    pub out: PathBuf,
+    /// Run only this strategy (repeat for several); overrides the scenario's list.
+    #[arg(long = "strategy", value_name = "ID")]
+    pub strategies: Vec<String>,
+    /// Real seconds of events per strategy (overrides `duration_s`; the strategies run one
+    /// after the other, each for this long plus the time to deliver and close).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Override the number of clients.
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u64>,
+    /// Bare loopback: do not add the scenario's `[network] latency_ms` to every read (by
+    /// default both ends hand over what they read one one-way delay late, as `tc netem`
+    /// would).
+    #[arg(long)]
+    pub no_latency: bool,
+    /// Print no progress messages.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `realtime-lab serve` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// A scenario file (TOML); none: the built-in quickstart.
+    pub scenario: Option<PathBuf>,
+    /// Port of the page and every strategy (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Listen on this address instead of 127.0.0.1 (e.g. 0.0.0.0 for a lecture hall's
+    /// network); anyone who can reach it can use the server.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::IpAddr>,
+    /// Serve only this strategy (repeat for several); overrides the scenario's list.
+    #[arg(long = "strategy", value_name = "ID")]
+    pub strategies: Vec<String>,
+    /// Events per client per second (overrides the scenario's rate; a lively demo: 1).
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Override the number of clients (each page that opens takes the next client id).
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u64>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Print no log lines.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

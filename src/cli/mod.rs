@@ -22,7 +22,8 @@ use clap::Parser;
 use crate::lab::Lab;
 use crate::output::table;
 use crate::scenario::Scenario;
-use args::{Cli, Command, RunArgs};
+use anyhow::Context as _;
+use args::{Cli, Command, LoadArgs, RunArgs, ServeArgs};
 
 /// Most simulations run at once, whatever `--jobs` says.
 const MAX_JOBS: usize = 256;
@@ -43,6 +44,13 @@ enum Failure {
 pub fn main_with(lab: Lab) -> ExitCode {
     // fails only if a handler is already set (a program calling this twice): keep that one
     let _ = ctrlc::set_handler(|| {
+        use std::sync::atomic::Ordering;
+        // a running `serve` shuts down gracefully; a second Ctrl-C quits at once
+        if crate::live::SERVING.load(Ordering::SeqCst)
+            && !crate::live::STOP.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
         crate::output::folder::interrupted(
             130,
             "interrupted: no result folder was changed by the unfinished write",
@@ -169,6 +177,18 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Run(args) => run(lab, args),
+        Command::Load(args) => load(lab, args),
+        Command::Serve(args) => serve(lab, args),
+        Command::Compare { sim, real } => {
+            let (table, off) = crate::live::compare(&sim, &real).map_err(Failure::Input)?;
+            print!("{table}");
+            if off > 0 {
+                return Err(Failure::Run(anyhow::anyhow!(
+                    "{off} quantities differ between the worlds beyond tolerance"
+                )));
+            }
+            Ok(())
+        }
         Command::Trace {
             scenario,
             strategy,
@@ -190,6 +210,162 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn serve(lab: &Lab, args: ServeArgs) -> Result<(), Failure> {
+    let input = |e: anyhow::Error| Failure::Input(e);
+    let mut s = match &args.scenario {
+        None => lab.quickstart(),
+        Some(path) => lab.load(path),
+    }
+    .map_err(|e| Failure::Input(e.into()))?;
+    if args.strategies.is_empty() {
+        // the page has no way to be called back: leave server-callback out unless asked
+        s.strategies.retain(|id| id != "server-callback");
+    }
+    override_scenario(&mut s, &args.strategies, None);
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0 && r <= 100.0) {
+            return Err(input(anyhow::anyhow!(
+                "--rate {r}: give events per client per second, above 0 and at most 100"
+            )));
+        }
+        s.events.rate_per_client_per_s = Some(r);
+        s.events.rate_per_s = None;
+    }
+    if let Some(n) = args.clients {
+        if !(1..=crate::live::MAX_LOAD_CLIENTS).contains(&n) {
+            return Err(input(anyhow::anyhow!(
+                "--clients {n}: give 1 to {}",
+                crate::live::MAX_LOAD_CLIENTS
+            )));
+        }
+        s.clients.count = n;
+    }
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0 && d <= 86_400.0) {
+            return Err(input(anyhow::anyhow!(
+                "--duration {d}: give seconds above 0 and at most 86400"
+            )));
+        }
+    }
+    lab.check_again(&s).map_err(input)?;
+    let mut strategies = Vec::new();
+    for st in lab.strategies_of(&s).map_err(input)? {
+        let real = crate::live::real_scenario(&s, st.id()).map_err(|e| input(e.into()))?;
+        s = real;
+        let color = lab
+            .look(st.id())
+            .map(|l| l.hex())
+            .unwrap_or_else(|| "#000000".into());
+        strategies.push((st, color));
+    }
+    let bind = args
+        .bind
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    if !bind.is_loopback() {
+        eprintln!(
+            "warning: --bind {bind}: the server is open to every machine that can reach this address; it has limits (connections, sizes, rates) but no authentication"
+        );
+    }
+    crate::live::log::set_quiet(args.quiet);
+    let opts = crate::live::ServeOptions {
+        bind,
+        port: args.port,
+        duration_s: args.duration,
+        limits: crate::live::guard::Limits::default(),
+        stop: None,
+    };
+    let ids: Vec<&str> = strategies.iter().map(|(st, _)| st.id()).collect();
+    let served = crate::live::serve(&s, &strategies, &opts, &mut |url| {
+        println!("serving {} ({}) at {url}", s.name, ids.join(", "));
+        println!("open it in a browser; Ctrl-C stops the server gracefully");
+    })
+    .map_err(Failure::Run)?;
+    println!(
+        "stopped after {:.1} s; events published per strategy: {}",
+        served.seconds,
+        served
+            .published
+            .iter()
+            .map(|(id, n)| format!("{id} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn load(lab: &Lab, args: LoadArgs) -> Result<(), Failure> {
+    let input = |e: anyhow::Error| Failure::Input(e);
+    let mut s = match &args.scenario {
+        None => lab.quickstart(),
+        Some(path) => lab.load(path),
+    }
+    .map_err(|e| Failure::Input(e.into()))?;
+    override_scenario(&mut s, &args.strategies, None);
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > s.warmup_s && d <= 86_400.0) {
+            return Err(input(anyhow::anyhow!(
+                "--duration {d}: give seconds above the scenario's warmup_s ({} s) and at most 86400",
+                s.warmup_s
+            )));
+        }
+        s.duration_s = d;
+    }
+    if let Some(n) = args.clients {
+        if !(1..=crate::live::MAX_LOAD_CLIENTS).contains(&n) {
+            return Err(input(anyhow::anyhow!(
+                "--clients {n}: give 1 to {} (each client holds real sockets and file descriptors)",
+                crate::live::MAX_LOAD_CLIENTS
+            )));
+        }
+        s.clients.count = n;
+    }
+    lab.check_again(&s).map_err(input)?;
+    let strategies = lab.strategies_of(&s).map_err(input)?;
+    let mut real = Vec::new();
+    for st in &strategies {
+        real.push(crate::live::real_scenario(&s, st.id()).map_err(|e| input(e.into()))?);
+    }
+    crate::live::fit_open_files(&s).map_err(input)?;
+    let visible = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !args.quiet {
+        eprintln!(
+            "{}: {} strategies × {} clients over 127.0.0.1, {} s of events each (real time)",
+            s.name,
+            strategies.len(),
+            s.clients.count,
+            s.duration_s
+        );
+    }
+    let bars = crate::progress::Bars::new(strategies.len(), 1, visible);
+    let mut results = Vec::new();
+    for (st, rs) in strategies.iter().zip(&real) {
+        use crate::runner::Progress as _;
+        bars.start(
+            0,
+            &format!("{} {} (real)", s.name, st.id()),
+            (s.duration_s * 1000.0) as u64,
+        );
+        let r = crate::live::run(rs, *st, !args.no_latency, &mut |now, _| bars.tick(0, now))
+            .with_context(|| format!("running {} for real", st.id()))
+            .map_err(Failure::Run)?;
+        bars.done(0);
+        results.push(r);
+    }
+    bars.finish();
+    let written = lab
+        .write_real(&s, &args.out, results, !args.no_latency)
+        .map_err(Failure::Run)?;
+    println!(
+        "{} for real — {} clients over 127.0.0.1, {} s (measured from {} s)",
+        s.name, s.clients.count, s.duration_s, s.warmup_s
+    );
+    let rows: Vec<_> = written.results.iter().map(|r| r.summary.clone()).collect();
+    print!("{}", table::render(&rows));
+    println!("wrote {}", written.dir.display());
+    warn_losses("", &written.results);
+    Ok(())
 }
 
 fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {

@@ -28,6 +28,8 @@ use crate::server::Work;
 #[derive(Default)]
 pub(crate) struct Closing {
     raised: Cell<bool>,
+    /// The server is going away for good (a real server shut down), not at a run's end.
+    away: Cell<bool>,
     notify: Notify,
 }
 
@@ -36,6 +38,12 @@ impl Closing {
     pub(crate) fn raise(&self) {
         self.raised.set(true);
         self.notify.notify_waiters();
+    }
+
+    /// Raise the signal because the server is shutting down for good.
+    pub(crate) fn raise_going_away(&self) {
+        self.away.set(true);
+        self.raise();
     }
 
     /// Whether the signal is raised.
@@ -68,6 +76,8 @@ pub struct Run {
     pub(crate) policy: crate::scenario::reconnect::Reconnect,
     /// The client pool hosts (client `i` runs on `pool-{i % pool_hosts}`).
     pub(crate) pool_hosts: usize,
+    /// The simulated network, or real sockets.
+    pub(crate) world: super::net::World,
 }
 
 impl Run {
@@ -92,6 +102,13 @@ impl Run {
     /// Whether the run is closing now.
     pub fn is_closing(&self) -> bool {
         self.closing.is_raised()
+    }
+
+    /// Whether the server is closing because it is going away for good (`realtime-lab serve`
+    /// stopped with Ctrl-C), rather than because a measured run is over: a WebSocket server
+    /// then closes with 1001 (Going Away) instead of 1000.
+    pub fn is_going_away(&self) -> bool {
+        self.closing.away.get()
     }
 }
 
@@ -118,7 +135,13 @@ impl ServerCtx {
     /// Bind the server's listening socket; accepted streams are metered (bytes, connections,
     /// packets).
     pub async fn listen(&self) -> io::Result<Listener> {
-        Listener::bind(Self::PORT, self.rec.clone(), self.faults.clone()).await
+        Listener::bind(
+            &self.world,
+            Self::PORT,
+            self.rec.clone(),
+            self.faults.clone(),
+        )
+        .await
     }
 
     /// The events waiting for each client.
@@ -210,6 +233,12 @@ impl ServerCtx {
     /// browser and never listens — the SYN is dropped and this fails only when TCP gives up
     /// after its SYN retries (Linux: 127 s): wrap it in your own connect timeout.
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<Metered> {
+        if matches!(self.world, super::net::World::Real(_)) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "server callbacks need the simulator's addresses",
+            ));
+        }
         let started = crate::metrics::now_ms();
         let addr = match crate::addresses::index_of(addr) {
             None => Some(addr),
@@ -236,16 +265,18 @@ impl ServerCtx {
             }
         }
         self.work(Work::Connect).await;
-        let stream = match turmoil::net::TcpStream::connect(addr).await {
+        let stream = match super::net::Stream::connect_addr(&self.world, addr).await {
             Ok(stream) => stream,
             // nothing listens there: a NAT or firewall drops the SYN without a word
             Err(_) => return dropped().await,
         };
-        // the server has no per-client random stream: the constant part of the delay
-        tokio::time::sleep(Duration::from_millis(
-            self.scenario.network.latency_ms.min_ms,
-        ))
-        .await;
+        if matches!(self.world, super::net::World::Sim) {
+            // the server has no per-client random stream: the constant part of the delay
+            tokio::time::sleep(Duration::from_millis(
+                self.scenario.network.latency_ms.min_ms,
+            ))
+            .await;
+        }
         Ok(Metered::server_outbound(stream, self.rec.clone(), started))
     }
 
@@ -456,7 +487,7 @@ impl ClientCtx {
                 "a browser cannot accept connections: a web page has no API to listen on a port",
             ));
         }
-        Listener::bind_client(port, self.rec.clone(), self.id, &self.host).await
+        Listener::bind_client(&self.world, port, self.rec.clone(), self.id, &self.host).await
     }
 
     /// Report that nobody can open a connection to this client (it is behind NAT or a
@@ -626,17 +657,24 @@ impl ClientCtx {
             }
         }
         let started = crate::metrics::now_ms();
-        let stream = match turmoil::net::TcpStream::connect(("server", ServerCtx::PORT)).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                if limited {
-                    self.rec.borrow_mut().server.unreserve();
+        let stream =
+            match super::net::Stream::connect(&self.world, ("server", ServerCtx::PORT)).await {
+                Ok(stream) => stream,
+                Err(e) => {
+                    if limited {
+                        self.rec.borrow_mut().server.unreserve();
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
-        let extra = one_way_delay(&mut self.harness_rng.borrow_mut(), lat);
-        tokio::time::sleep(Duration::from_millis(extra)).await;
+            };
+        if matches!(self.world, super::net::World::Sim)
+            || self.scenario.network.latency_ms.max_ms > 0
+        {
+            // the simulator's connect is cheap (see above), and a real one on loopback too
+            // when the scenario's latency is added to every read
+            let extra = one_way_delay(&mut self.harness_rng.borrow_mut(), lat);
+            tokio::time::sleep(Duration::from_millis(extra)).await;
+        }
         Ok(Metered::client(stream, self.rec.clone(), self.id, started)
             .client_faults(faults.as_ref()))
     }

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::net::{Socket, Stream, World};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use turmoil::net::{TcpListener, TcpStream};
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -22,7 +22,7 @@ use crate::metrics::{now_ms, Direction, RecorderHandle};
 
 /// A TCP stream that reports the bytes it sends to the recorder.
 pub struct Metered {
-    inner: TcpStream,
+    inner: Stream,
     sends: Direction,
     rec: RecorderHandle,
     acks: AckState,
@@ -118,14 +118,14 @@ enum Slot {
 }
 
 fn in_simulation() -> bool {
-    turmoil::sim_elapsed().is_some()
+    super::net::running()
 }
 
 impl Metered {
     /// The client end of a connection client `client` started opening at `started_ms`: its
     /// writes travel up.
     pub(crate) fn client(
-        inner: TcpStream,
+        inner: Stream,
         rec: RecorderHandle,
         client: usize,
         started_ms: u64,
@@ -153,7 +153,7 @@ impl Metered {
     }
 
     /// The server end of a connection: its writes travel down.
-    pub(crate) fn server(inner: TcpStream, rec: RecorderHandle) -> Metered {
+    pub(crate) fn server(inner: Stream, rec: RecorderHandle) -> Metered {
         let trace = {
             let mut r = rec.borrow_mut();
             r.open_connections(1);
@@ -173,11 +173,7 @@ impl Metered {
     }
 
     /// A connection client `client` accepted (a server callback): its writes travel up.
-    pub(crate) fn accepted_by_client(
-        inner: TcpStream,
-        rec: RecorderHandle,
-        client: usize,
-    ) -> Metered {
+    pub(crate) fn accepted_by_client(inner: Stream, rec: RecorderHandle, client: usize) -> Metered {
         let trace = {
             let mut r = rec.borrow_mut();
             let traced = r.tracer().is_some_and(|t| t.traces(client));
@@ -196,7 +192,7 @@ impl Metered {
         }
     }
 
-    fn maybe_traced(inner: &TcpStream, r: &mut crate::metrics::Recorder, traced: bool) -> Slot {
+    fn maybe_traced(inner: &Stream, r: &mut crate::metrics::Recorder, traced: bool) -> Slot {
         match (r.tracer(), inner.peer_addr()) {
             (Some(_), Ok(peer)) if traced => Slot::Find {
                 peer,
@@ -209,11 +205,7 @@ impl Metered {
     /// A connection the server started opening to a client at `started_ms` (a callback): its
     /// writes travel down, it counts as open at the server, and its handshake goes the other
     /// way.
-    pub(crate) fn server_outbound(
-        inner: TcpStream,
-        rec: RecorderHandle,
-        started_ms: u64,
-    ) -> Metered {
+    pub(crate) fn server_outbound(inner: Stream, rec: RecorderHandle, started_ms: u64) -> Metered {
         let trace = {
             let mut r = rec.borrow_mut();
             r.connection_opened();
@@ -708,9 +700,20 @@ impl AsyncWrite for Metered {
     }
 }
 
+/// Errors of `accept` that concern one connection or a moment, not the listener.
+fn accept_error_passes(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || e.raw_os_error().is_some_and(|c| c == 24 || c == 23) // EMFILE, ENFILE
+}
+
 /// A listening socket; every accepted stream comes out metered.
 pub struct Listener {
-    inner: TcpListener,
+    inner: Socket,
     rec: RecorderHandle,
     /// `None` at the server, the client's id on a client.
     client: Option<usize>,
@@ -719,11 +722,12 @@ pub struct Listener {
 
 impl Listener {
     pub(crate) async fn bind(
+        world: &World,
         port: u16,
         rec: RecorderHandle,
         faults: Option<Rc<Faults>>,
     ) -> io::Result<Listener> {
-        let inner = TcpListener::bind(("0.0.0.0", port)).await?;
+        let inner = Socket::bind_server(world, port).await?;
         Ok(Listener {
             inner,
             rec,
@@ -734,15 +738,20 @@ impl Listener {
 
     /// A listener on client `client`, whose host is `host` (for server callbacks).
     pub(crate) async fn bind_client(
+        world: &World,
         port: u16,
         rec: RecorderHandle,
         client: usize,
         host: &str,
     ) -> io::Result<Listener> {
-        let inner = TcpListener::bind(("0.0.0.0", port)).await?;
+        let inner = Socket::bind_client(world, port).await?;
         if let Some(t) = rec.borrow_mut().tracer() {
             if t.traces(client) {
-                t.listening(SocketAddr::new(turmoil::lookup(host), port));
+                let at = match world {
+                    World::Sim => SocketAddr::new(turmoil::lookup(host), port),
+                    World::Real(_) => inner.local_addr()?,
+                };
+                t.listening(at);
             }
         }
         Ok(Listener {
@@ -755,7 +764,18 @@ impl Listener {
 
     /// Wait for the next connection.
     pub async fn accept(&self) -> io::Result<Metered> {
-        let (stream, _peer) = self.inner.accept().await?;
+        let (stream, _peer) = loop {
+            match self.inner.accept().await {
+                Ok(accepted) => break accepted,
+                // on a real machine: out of file descriptors, or a connection reset before it
+                // was accepted; the listener itself is fine, so keep accepting
+                Err(e) if matches!(self.inner, Socket::Real(..)) && accept_error_passes(&e) => {
+                    crate::live::log::line(format_args!("accept failed ({e}); still listening"));
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         Ok(match self.client {
             None => {
                 let departs = {

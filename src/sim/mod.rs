@@ -17,6 +17,7 @@ mod ctx;
 pub(crate) mod faults;
 mod feed;
 mod meter;
+pub(crate) mod net;
 mod settings;
 mod strategy;
 pub(crate) mod wire;
@@ -125,12 +126,22 @@ pub fn trace(
     Ok(run_inner(scenario, strategy, &mut |_, _| {}, Some(stop))?.trace)
 }
 
-fn run_inner(
-    scenario: &Scenario,
-    strategy: &dyn Strategy,
-    progress: &mut dyn FnMut(u64, u64),
-    stop_at_ms: Option<u64>,
-) -> anyhow::Result<RunResult> {
+/// What a run of either world is made of: the recorder, the shared run, the server's context
+/// and the run's timing.
+pub(crate) struct Parts {
+    pub(crate) rec: crate::metrics::RecorderHandle,
+    pub(crate) run: Rc<ctx::Run>,
+    pub(crate) server_ctx: ServerCtx,
+    pub(crate) closing: Rc<Closing>,
+    pub(crate) faults: Option<Rc<faults::Faults>>,
+    pub(crate) n: usize,
+    pub(crate) duration_ms: u64,
+    pub(crate) end_ms: u64,
+    pub(crate) close_for_ms: u64,
+}
+
+/// Build the parts of a run of `strategy` under `scenario` in `world`.
+pub(crate) fn parts(scenario: &Scenario, strategy: &dyn Strategy, world: net::World) -> Parts {
     let settings = Rc::new(Settings::new(
         strategy.id(),
         scenario.strategy_table(strategy.id()),
@@ -155,21 +166,6 @@ fn run_inner(
         .or(scenario.reconnect.as_ref())
         .cloned()
         .unwrap_or_else(|| strategy.reconnect());
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(scenario.seed)
-        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
-        .tick_duration(Duration::from_millis(1))
-        .simulation_duration(Duration::from_millis(end_ms + close_for_ms + 1_000))
-        // after a fault every client may reconnect both its connections in one tick
-        .tcp_capacity(if faults.is_some() {
-            2 * n + 64
-        } else {
-            n.max(64) + 64
-        })
-        .min_message_latency(Duration::from_millis(lat.min_ms))
-        .max_message_latency(Duration::from_millis(lat.max_ms))
-        .build();
-
     let rec = Recorder::new(n, warmup_ms, duration_ms, &scenario.events.types).shared();
     rec.borrow_mut()
         .set_registry_entry_bytes(scenario.privacy.store_addresses.entry_bytes());
@@ -203,12 +199,76 @@ fn run_inner(
         faults: faults.clone(),
         policy,
         pool_hosts: pool_hosts(scenario),
+        world,
     });
     let server_ctx = ServerCtx {
         feed: Feed::new(scenario, strategy.history(&settings), rec.clone()),
         rec: rec.clone(),
         run: run.clone(),
     };
+    Parts {
+        rec,
+        run,
+        server_ctx,
+        closing,
+        faults,
+        n,
+        duration_ms,
+        end_ms,
+        close_for_ms,
+    }
+}
+
+impl Parts {
+    /// The context of client `id`, running on pool host `host`.
+    pub(crate) fn client(&self, id: usize, slot: u16, host: Rc<str>) -> ClientCtx {
+        ClientCtx {
+            host,
+            slot,
+            id,
+            rec: self.rec.clone(),
+            run: self.run.clone(),
+            harness_rng: Rc::new(std::cell::RefCell::new(ctx::harness_stream(
+                self.run.scenario.seed,
+                id,
+            ))),
+            backoff: Rc::default(),
+        }
+    }
+}
+
+fn run_inner(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    progress: &mut dyn FnMut(u64, u64),
+    stop_at_ms: Option<u64>,
+) -> anyhow::Result<RunResult> {
+    let made = parts(scenario, strategy, net::World::Sim);
+    let (rec, run, server_ctx, closing, faults) = (
+        made.rec.clone(),
+        made.run.clone(),
+        made.server_ctx.clone(),
+        made.closing.clone(),
+        made.faults.clone(),
+    );
+    let (n, duration_ms, end_ms, close_for_ms) =
+        (made.n, made.duration_ms, made.end_ms, made.close_for_ms);
+    let lat = scenario.network.latency_ms;
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(scenario.seed)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_UNIX_S))
+        .tick_duration(Duration::from_millis(1))
+        .simulation_duration(Duration::from_millis(end_ms + close_for_ms + 1_000))
+        // after a fault every client may reconnect both its connections in one tick
+        .tcp_capacity(if faults.is_some() {
+            2 * n + 64
+        } else {
+            n.max(64) + 64
+        })
+        .min_message_latency(Duration::from_millis(lat.min_ms))
+        .max_message_latency(Duration::from_millis(lat.max_ms))
+        .build();
+
     let scenario = run.scenario.clone();
     let feed = server_ctx.feed.clone();
     let publisher_state = feed::Publisher::new(scenario.seed);
@@ -234,18 +294,7 @@ fn run_inner(
         let mut clients = Vec::new();
         let host: Rc<str> = Rc::from(format!("pool-{pool}"));
         for (slot, id) in (pool..n).step_by(k).enumerate() {
-            let ctx = ClientCtx {
-                host: host.clone(),
-                slot: slot as u16,
-                id,
-                rec: rec.clone(),
-                run: run.clone(),
-                harness_rng: Rc::new(std::cell::RefCell::new(ctx::harness_stream(
-                    scenario.seed,
-                    id,
-                ))),
-                backoff: Rc::default(),
-            };
+            let ctx = made.client(id, slot as u16, host.clone());
             let start = Duration::from_millis(connect_over_ms * id as u64 / n as u64);
             clients.push((start, strategy.client(ctx)));
         }
@@ -323,17 +372,38 @@ fn run_inner(
     }
     rec.borrow_mut().ended(now);
     drop(sim);
+    result_of(&rec, strategy.id(), n, now)
+}
+
+/// The publisher of a run's events, on the server's side.
+pub(crate) fn feed_publisher(ctx: &ServerCtx) -> impl std::future::Future<Output = ()> {
+    feed::publish(
+        ctx.feed.clone(),
+        ctx.scenario.clone(),
+        ctx.rec.clone(),
+        feed::Publisher::new(ctx.scenario.seed),
+        ctx.faults.clone(),
+    )
+}
+
+/// What a finished run measured, or the first failure of one of its clients.
+pub(crate) fn result_of(
+    rec: &crate::metrics::RecorderHandle,
+    strategy: &str,
+    n: usize,
+    now: u64,
+) -> anyhow::Result<RunResult> {
     let rec = rec.borrow();
     if let Some(failure) = rec.first_client_failure() {
         return Err(anyhow!(
             "{} client(s) of {} failed; the first: {failure}",
             rec.client_failures(),
-            strategy.id()
+            strategy
         ));
     }
     Ok(RunResult {
-        strategy: strategy.id().to_string(),
-        summary: rec.summary(strategy.id(), n as u64),
+        strategy: strategy.to_string(),
+        summary: rec.summary(strategy, n as u64),
         seconds: rec.seconds().to_vec(),
         latency: rec.latency_counts().to_vec(),
         delivered_by_type: rec.delivered_by_type(),

@@ -332,7 +332,9 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
         tokio::select! {
             biased;
             _ = ctx.closing() => {
-                let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                // a server going away for good says so (RFC 6455 §7.4.1); a run's end is normal
+                let code = if ctx.is_going_away() { CloseCode::Away } else { CloseCode::Normal };
+                let frame = CloseFrame { code, reason: "".into() };
                 if ws.close(Some(frame)).await.is_ok() {
                     // read until the client's close frame completes the handshake
                     while let Some(Ok(_)) = ws.next().await {}

@@ -1,0 +1,176 @@
+//! One scenario's server and clients over real sockets on 127.0.0.1, in one process, with the
+//! simulator's recorder: `realtime-lab load` (and the real-socket tests).
+//!
+//! It mirrors the simulated harness (`sim::run`): the same contexts, feed, publisher and
+//! recorder; the server listens on a free loopback port the harness binds first, so the
+//! clients know where to connect. A driver task closes each real second, as the simulator
+//! closes each simulated one, and raises the end-of-run signal under the same rules (every
+//! event delivered, or the grace period over), then gives the strategies the same time to
+//! close their connections.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::scenario::Scenario;
+use crate::sim::net::{self, RealNet, World};
+use crate::sim::{RunResult, Strategy};
+
+/// Why a scenario cannot run on real sockets.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RealError(pub String);
+
+/// The scenario a real run of `strategy` uses: `scenario` without the modelled server (the real
+/// machine is the server), or why it cannot run on real sockets.
+pub fn real_scenario(scenario: &Scenario, strategy: &str) -> Result<Scenario, RealError> {
+    if strategy == "server-callback" {
+        return Err(RealError(
+            "server-callback needs the simulator: on real sockets every client is on 127.0.0.1, \
+             so addresses, NAT and their changes (its whole lesson) cannot happen; leave it out \
+             with --strategy"
+                .into(),
+        ));
+    }
+    let mut why = Vec::new();
+    if !scenario.faults.is_empty() {
+        why.push("[[faults]]");
+    }
+    if scenario.proxy.idle_timeout_s.is_some() {
+        why.push("[proxy] idle_timeout_s");
+    }
+    if scenario.network.loss > 0.0 {
+        why.push("[network] loss");
+    }
+    if scenario.clients.online_s.is_some() {
+        why.push("[clients] online_s");
+    }
+    if scenario.clients.address_change_per_hour > 0.0 {
+        why.push("[clients] address_change_per_hour");
+    }
+    if !why.is_empty() {
+        return Err(RealError(format!(
+            "{}: {} {} made by the simulator; real sockets on one machine have none of them \
+             (remove {} to run it for real)",
+            scenario.name,
+            why.join(", "),
+            if why.len() == 1 { "is" } else { "are" },
+            if why.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    if scenario.sweep.is_some() {
+        return Err(RealError(format!(
+            "{}: a sweep runs many simulations; run one of its points for real (a file without [sweep])",
+            scenario.name
+        )));
+    }
+    let mut s = scenario.clone();
+    // the real machine's cores and limits are the server's: no modelled queue in front of them
+    s.server.cores = None;
+    s.server.max_connections = None;
+    s.server.accept_backlog = None;
+    Ok(s)
+}
+
+/// Run `strategy`'s server and `scenario`'s clients over real loopback sockets, in real time;
+/// `progress(now_ms, duration_ms)` is called once a second. `scenario` must come from
+/// [`real_scenario`].
+/// `latency`: add the scenario's one-way latency to every read of both ends (see
+/// `DelayLine` in `sim::net`); `false`: bare loopback (~0.1 ms).
+pub fn run(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    latency: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<RunResult> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("binding a loopback port for the server")?;
+    let server = listener.local_addr()?;
+    let world = World::Real(Rc::new(RealNet {
+        listener: Cell::new(Some(listener)),
+        server,
+        latency: latency.then_some(scenario.network.latency_ms),
+    }));
+    let made = crate::sim::parts(scenario, strategy, world);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let local = tokio::task::LocalSet::new();
+    let clock = net::start_real_clock(Instant::now());
+    let rec = made.rec.clone();
+    let now = local.block_on(&rt, async {
+        let ctx = made.server_ctx.clone();
+        tokio::task::spawn_local(crate::sim::feed_publisher(&ctx));
+        let server = strategy.server(ctx);
+        let failed = rec.clone();
+        tokio::task::spawn_local(async move {
+            if let Err(e) = server.await {
+                failed
+                    .borrow_mut()
+                    .client_failed(format!("the server failed: {e}"));
+            }
+        });
+        let connect_over_ms = (scenario.clients.connect_over_s * 1000.0) as u64;
+        let host: Rc<str> = Rc::from("localhost");
+        for id in 0..made.n {
+            let client = strategy.client(made.client(id, 0, host.clone()));
+            let start = Duration::from_millis(connect_over_ms * id as u64 / made.n as u64);
+            let rec = rec.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(start).await;
+                if let Err(e) = client.await {
+                    if crate::sim::gave_up(e.as_ref()) {
+                        rec.borrow_mut().client_gave_up();
+                    } else {
+                        rec.borrow_mut().client_failed(e.to_string());
+                    }
+                }
+            });
+        }
+        drive(&made, progress).await
+    });
+    rec.borrow_mut().ended(now);
+    drop(clock);
+    drop(local);
+    drop(rt);
+    crate::sim::result_of(&rec, strategy.id(), made.n, now)
+}
+
+/// Close each real second and end the run as the simulated harness does; returns when.
+async fn drive(made: &crate::sim::Parts, progress: &mut dyn FnMut(u64, u64)) -> u64 {
+    let rec = &made.rec;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_second = 1;
+    let mut closing_since = None;
+    loop {
+        tick.tick().await;
+        let now = crate::metrics::now_ms();
+        while now >= next_second * 1000 {
+            rec.borrow_mut().end_second(next_second - 1);
+            progress(next_second * 1000, made.duration_ms);
+            next_second += 1;
+        }
+        match closing_since {
+            None => {
+                let done = now >= made.duration_ms && rec.borrow().all_delivered();
+                if done || now >= made.end_ms {
+                    closing_since = Some(now);
+                    rec.borrow_mut().closing();
+                    made.closing.raise();
+                }
+            }
+            Some(since) => {
+                if rec.borrow().open_connection_count() == 0 || now >= since + made.close_for_ms {
+                    if now > (next_second - 1) * 1000 {
+                        rec.borrow_mut().end_second(next_second - 1);
+                    }
+                    return now;
+                }
+            }
+        }
+    }
+}
