@@ -407,6 +407,29 @@ async fn handle(front: Rc<Front>, conn: u64, req: Request<Incoming>) -> Response
     }
 }
 
+/// What RFC 6455 §4.2.1 asks of an opening handshake: a GET, `Sec-WebSocket-Key` the base64 of
+/// 16 bytes, `Sec-WebSocket-Version: 13`.
+fn upgrade_request_ok(req: &Request<Incoming>) -> Result<(), &'static str> {
+    use base64::Engine as _;
+    if req.method() != Method::GET {
+        return Err("an upgrade must be a GET");
+    }
+    let key = req
+        .headers()
+        .get("sec-websocket-key")
+        .ok_or("no Sec-WebSocket-Key")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(key.as_bytes())
+        .map_err(|_| "Sec-WebSocket-Key is not base64")?;
+    if decoded.len() != 16 {
+        return Err("Sec-WebSocket-Key is not 16 bytes");
+    }
+    match req.headers().get("sec-websocket-version") {
+        Some(v) if v == "13" => Ok(()),
+        _ => Err("Sec-WebSocket-Version must be 13 (the only version RFC 6455 defines)"),
+    }
+}
+
 /// Headers that belong to one hop, not passed on (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 7] = [
     "connection",
@@ -448,6 +471,19 @@ async fn proxy(
             StatusCode::FORBIDDEN,
             "WebSocket upgrades only from this page's origin\n",
         );
+    }
+    if upgrade {
+        if let Err(why) = upgrade_request_ok(&req) {
+            front.count(id, |f| f.refused += 1);
+            log::line(format_args!("refused a WebSocket upgrade for {id}: {why}"));
+            let mut r = plain(StatusCode::BAD_REQUEST, format!("{why}\n"));
+            if why.contains("version") {
+                *r.status_mut() = StatusCode::UPGRADE_REQUIRED;
+                r.headers_mut()
+                    .insert("sec-websocket-version", HeaderValue::from_static("13"));
+            }
+            return r;
+        }
     }
     let declared = req
         .headers()

@@ -131,14 +131,16 @@ impl Strategy for ShortPolling {
             let poller = Poller::connect(ctx).await?;
             match s.timer {
                 Timer::FixedRate => {
-                    // poll k goes out at start + k·I; a slot already past is skipped
+                    // poll k goes out at start + k·I; a slot 1 ms or more past is skipped
+                    // (on a real clock a few microseconds always pass: that is not a miss;
+                    // in the simulation, late means at least one 1 ms tick)
                     let start = Instant::now();
                     let mut k = 0u32;
                     poller
                         .run_until_closing(move || {
                             let now = Instant::now();
                             let mut at = start + interval * k;
-                            while at < now {
+                            while at + Duration::from_millis(1) <= now {
                                 k += 1;
                                 at = start + interval * k;
                             }
