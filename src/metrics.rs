@@ -742,6 +742,11 @@ impl Recorder {
         self.first_failure.as_deref()
     }
 
+    /// Requests the server received so far, in every second (not only the measured window).
+    pub fn total_requests(&self) -> u64 {
+        self.seconds.iter().map(|r| r.requests).sum()
+    }
+
     /// Deliveries generated so far (events × recipients).
     pub fn generated(&self) -> u64 {
         self.generated

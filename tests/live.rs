@@ -189,3 +189,58 @@ fn what_only_a_simulation_can_do_is_refused_with_the_field() {
         "nothing written"
     );
 }
+
+/// `calibrate` measures every figure it promises, each within what any machine gives (a
+/// request costs more than a microsecond and less than 5 ms of CPU; a connection's memory is
+/// between 100 bytes and 1 MB), and a scenario includes the table it writes.
+#[test]
+fn calibrate_writes_a_table_a_scenario_includes() {
+    let lab = Lab::builtin();
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_realtime-lab"));
+    let c = live::calibrate::calibrate(&lab, exe, &mut |_| {}).unwrap();
+    let keys: Vec<&str> = c.cost.iter().chain(&c.memory).map(|f| f.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "connect_us",
+            "request_us",
+            "frame_us",
+            "sse_record_us",
+            "connection_bytes",
+            "stream_bytes",
+            "parked_request_bytes"
+        ]
+    );
+    for f in &c.cost {
+        if f.key != "connect_us" {
+            assert!(
+                f.value > 1.0 && f.value < 5_000.0,
+                "{} = {}",
+                f.key,
+                f.value
+            );
+        }
+    }
+    let conn = c.memory[0].value;
+    assert!(conn > 100.0 && conn < 1e6, "connection_bytes = {conn}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("calibration.toml"), c.to_toml()).unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "name = \"s\"\nduration_s = 5\n[clients]\ncount = 5\n[events]\nrate_per_client_per_s = 1\n\
+         [server]\ncores = 1\ncalibration = \"calibration.toml\"\n[server.cost]\nrequest_us = 99\n",
+    )
+    .unwrap();
+    let s = lab.load(&file).unwrap();
+    assert_eq!(
+        s.server.cost.request_us, 99.0,
+        "the scenario's own key wins"
+    );
+    let frame = c.cost.iter().find(|f| f.key == "frame_us").unwrap().value;
+    assert!(
+        (s.server.cost.frame_us - frame).abs() < 0.01,
+        "the rest comes from the file"
+    );
+    assert_eq!(s.server.memory.connection_bytes, conn.round() as u64);
+}

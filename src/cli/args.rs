@@ -59,6 +59,22 @@ pub enum Command {
     /// Serve the strategies live on 127.0.0.1 for a browser: the scenario's publisher in real
     /// time, every strategy's server, and a page at `/` with one live panel per strategy.
     Serve(ServeArgs),
+    /// Measure what a request, a connection, a WebSocket frame, an SSE record and an open
+    /// connection cost on this machine (real sockets), and write them as a `[server.cost]` /
+    /// `[server.memory]` table a scenario can include (`[server] calibration = "FILE"`).
+    Calibrate {
+        /// The file to write.
+        #[arg(long, default_value = "calibration.toml")]
+        out: PathBuf,
+    },
+    /// The server process `calibrate` measures (not for direct use).
+    #[command(hide = true)]
+    CalibrateServer {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The strategy to serve.
+        strategy: String,
+    },
     /// Run a scenario's strategies for real: their server and N clients over real sockets on
     /// 127.0.0.1, in real time, the same strategy code as the simulation. Writes the same
     /// CSV and charts as `run`, to `<out>/<name>-real`, for `compare`.

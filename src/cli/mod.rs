@@ -179,6 +179,27 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
         Command::Run(args) => run(lab, args),
         Command::Load(args) => load(lab, args),
         Command::Serve(args) => serve(lab, args),
+        Command::CalibrateServer { scenario, strategy } => {
+            crate::live::calibrate::server_process(lab, &scenario, &strategy).map_err(Failure::Run)
+        }
+        Command::Calibrate { out } => {
+            let exe = std::env::current_exe()
+                .context("finding this program to start its servers")
+                .map_err(Failure::Run)?;
+            let c = crate::live::calibrate::calibrate(lab, &exe, &mut |what| {
+                eprintln!("calibrating {what}")
+            })
+            .map_err(Failure::Run)?;
+            let text = c.to_toml();
+            let tmp = out.with_extension("toml.tmp");
+            std::fs::write(&tmp, &text)
+                .and_then(|()| std::fs::rename(&tmp, &out))
+                .with_context(|| format!("writing {}", out.display()))
+                .map_err(Failure::Run)?;
+            print!("{text}");
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Command::Compare { sim, real } => {
             let (table, off) = crate::live::compare(&sim, &real).map_err(Failure::Input)?;
             print!("{table}");

@@ -10,6 +10,7 @@
 //!   whose panels use the browser's own `fetch`, `WebSocket` and `EventSource`;
 //! - `calibrate`: the machine's CPU and memory cost per request, frame, record and connection.
 
+pub mod calibrate;
 mod front;
 pub mod guard;
 pub mod log;

@@ -85,11 +85,38 @@ pub fn run(
     latency: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<RunResult> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .context("binding a loopback port for the server")?;
-    let server = listener.local_addr()?;
+    run_inner(scenario, strategy, latency, None, progress)
+}
+
+/// Only the clients of a real run, against a server already listening at `server` (another
+/// process: `calibrate` measures that one alone). What the result says of the server side
+/// (events generated, requests) is empty: it is the other process's.
+pub(crate) fn run_clients(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    server: std::net::SocketAddr,
+) -> anyhow::Result<RunResult> {
+    run_inner(scenario, strategy, false, Some(server), &mut |_, _| {})
+}
+
+fn run_inner(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    latency: bool,
+    target: Option<std::net::SocketAddr>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> anyhow::Result<RunResult> {
+    let (listener, server) = match target {
+        Some(addr) => (None, addr),
+        None => {
+            let l = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .context("binding a loopback port for the server")?;
+            let addr = l.local_addr()?;
+            (Some(l), addr)
+        }
+    };
     let world = World::Real(Rc::new(RealNet {
-        listener: Cell::new(Some(listener)),
+        listener: Cell::new(listener),
         server,
         latency: latency.then_some(scenario.network.latency_ms),
     }));
@@ -102,17 +129,19 @@ pub fn run(
     let clock = net::start_real_clock(Instant::now());
     let rec = made.rec.clone();
     let now = local.block_on(&rt, async {
-        let ctx = made.server_ctx.clone();
-        tokio::task::spawn_local(crate::sim::feed_publisher(&ctx));
-        let server = strategy.server(ctx);
-        let failed = rec.clone();
-        tokio::task::spawn_local(async move {
-            if let Err(e) = server.await {
-                failed
-                    .borrow_mut()
-                    .client_failed(format!("the server failed: {e}"));
-            }
-        });
+        if target.is_none() {
+            let ctx = made.server_ctx.clone();
+            tokio::task::spawn_local(crate::sim::feed_publisher(&ctx));
+            let server = strategy.server(ctx);
+            let failed = rec.clone();
+            tokio::task::spawn_local(async move {
+                if let Err(e) = server.await {
+                    failed
+                        .borrow_mut()
+                        .client_failed(format!("the server failed: {e}"));
+                }
+            });
+        }
         let connect_over_ms = (scenario.clients.connect_over_s * 1000.0) as u64;
         let host: Rc<str> = Rc::from("localhost");
         for id in 0..made.n {

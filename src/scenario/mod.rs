@@ -96,6 +96,73 @@ fn default_duration() -> f64 {
     60.0
 }
 
+/// `[server] calibration = "FILE"`: fill `[server.cost]` and `[server.memory]` with what
+/// `realtime-lab calibrate` measured, where the scenario does not set a key itself. A relative
+/// path is relative to the scenario file.
+fn include_calibration(table: &mut toml::Table, source: &Source<'_>) -> Result<(), String> {
+    let Some(server) = table.get_mut("server").and_then(|v| v.as_table_mut()) else {
+        return Ok(());
+    };
+    let Some(value) = server.remove("calibration") else {
+        return Ok(());
+    };
+    let at = format!(
+        "`server.calibration`{}",
+        locate::line_of(source.text, &["server", "calibration"])
+    );
+    let Some(name) = value.as_str() else {
+        return Err(format!(
+            "{at}: must be a file name in quotes (a file `realtime-lab calibrate` wrote)"
+        ));
+    };
+    let mut path = std::path::PathBuf::from(name);
+    if path.is_relative() {
+        let label = std::path::Path::new(&source.label);
+        if label.is_file() {
+            if let Some(dir) = label.parent() {
+                path = dir.join(path);
+            }
+        }
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{at}: cannot read {}: {e}", path.display()))?;
+    let included: toml::Table = toml::from_str(&text).map_err(|e| {
+        format!(
+            "{at}: {} is not valid TOML: {}",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })?;
+    for (key, v) in included {
+        let tables = v.as_table().filter(|_| key == "server");
+        let Some(tables) = tables else {
+            return Err(format!(
+                "{at}: {} may hold only [server.cost] and [server.memory], not `{}`",
+                path.display(),
+                escape(&key)
+            ));
+        };
+        for (name, t) in tables {
+            let (true, Some(t)) = (name == "cost" || name == "memory", t.as_table()) else {
+                return Err(format!(
+                    "{at}: {} may hold only [server.cost] and [server.memory], not `server.{}`",
+                    path.display(),
+                    escape(name)
+                ));
+            };
+            let own = server
+                .entry(name.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(own) = own.as_table_mut() {
+                for (k, v) in t {
+                    own.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Parse and validate a scenario. `source.label` names it in errors.
     pub(crate) fn from_toml(source: &Source<'_>) -> Result<Scenario, ScenarioError> {
@@ -105,6 +172,7 @@ impl Scenario {
         };
         let mut table: toml::Table = toml::from_str(source.text)
             .map_err(|e| err(format!("not valid TOML: {}", e.to_string().trim_end())))?;
+        include_calibration(&mut table, source).map_err(err)?;
         let sweep = table.remove("sweep");
         let mut scenario = Scenario::from_table(table.clone(), source.text).map_err(err)?;
         if let Some(sweep) = sweep {
