@@ -362,7 +362,7 @@ impl Lab {
             results,
             self.predictions(scenario),
             &self.looks(),
-            Some(crate::live::world_label(latency)),
+            Some(crate::runner::world_label(latency)),
         )
     }
 

@@ -31,7 +31,36 @@ pub enum Direction {
 /// Milliseconds since the start of the run: simulated, or real in a real run (0 outside a
 /// run).
 pub fn now_ms() -> u64 {
-    crate::sim::net::now_ms()
+    if let Some(d) = turmoil::sim_elapsed() {
+        return d.as_millis() as u64;
+    }
+    REAL_EPOCH.with(|e| e.get().map_or(0, |t| t.elapsed().as_millis() as u64))
+}
+
+thread_local! {
+    /// The start of the real run on this thread, if one is going on.
+    static REAL_EPOCH: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Whether a run (simulated or real) is going on on this thread: outside one (after the
+/// simulation is dropped, say), dropped streams record nothing.
+pub(crate) fn running() -> bool {
+    turmoil::sim_elapsed().is_some() || REAL_EPOCH.with(|e| e.get().is_some())
+}
+
+/// Start the real clock on this thread at `epoch`; it stops when the guard is dropped.
+pub(crate) fn start_real_clock(epoch: std::time::Instant) -> RealClock {
+    REAL_EPOCH.with(|e| e.set(Some(epoch)));
+    RealClock(())
+}
+
+/// The real clock of this thread runs until this is dropped.
+pub(crate) struct RealClock(());
+
+impl Drop for RealClock {
+    fn drop(&mut self) {
+        REAL_EPOCH.with(|e| e.set(None));
+    }
 }
 
 /// One simulated second of one run: a row of `timeseries.csv` (without strategy and time).
@@ -318,11 +347,7 @@ impl Recorder {
         counted: bool,
     ) {
         // after the simulation is dropped (a client that never noticed), the run's end
-        let t = if crate::sim::net::running() {
-            now_ms()
-        } else {
-            self.ended_ms
-        };
+        let t = if running() { now_ms() } else { self.ended_ms };
         match server_gone_at {
             None if counted => self.client_dead(client, 1),
             None => {}

@@ -168,6 +168,18 @@ pub(crate) fn conditions(s: &Scenario) -> String {
     )
 }
 
+/// The tag a real run's conditions line (and so every chart title) carries.
+pub const WORLD_TAG: &str = "world = real";
+
+/// The conditions label of a real run: with the scenario's latency added, or bare loopback.
+pub fn world_label(latency: bool) -> &'static str {
+    if latency {
+        "world = real (127.0.0.1, scenario latency added)"
+    } else {
+        "world = real (bare 127.0.0.1)"
+    }
+}
+
 /// File holding [`conditions`], read back by `realtime-lab chart`.
 pub(crate) const CONDITIONS_FILE: &str = "conditions.txt";
 

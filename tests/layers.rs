@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
     &["sweep"],
     &["lab"],
     &["progress", "notebook"],
+    &["live"],
     &["cli"],
 ];
 

@@ -342,6 +342,13 @@ fn load(lab: &Lab, args: LoadArgs) -> Result<(), Failure> {
         }
         s.clients.count = n;
     }
+    if args.strategies.is_empty() && s.strategies.iter().any(|id| id == "server-callback") {
+        // the scenario's list: what can only be simulated is left out, and said so
+        s.strategies.retain(|id| id != "server-callback");
+        if !args.quiet {
+            eprintln!("note: server-callback left out: it needs the simulator's addresses and NAT");
+        }
+    }
     lab.check_again(&s).map_err(input)?;
     let strategies = lab.strategies_of(&s).map_err(input)?;
     let mut real = Vec::new();

@@ -154,7 +154,7 @@ pub fn server_process(lab: &Lab, file: &Path, strategy: &str) -> anyhow::Result<
     let st = lab
         .find(strategy)
         .with_context(|| format!("unknown strategy {strategy}"))?;
-    let s = super::real_scenario(&s, strategy)?;
+    let s = super::run::real_scenario(&s, strategy)?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let addr = listener.local_addr()?;
     let world = crate::sim::net::World::Real(std::rc::Rc::new(crate::sim::net::RealNet {
@@ -167,7 +167,7 @@ pub fn server_process(lab: &Lab, file: &Path, strategy: &str) -> anyhow::Result<
         .enable_all()
         .build()?;
     let local = tokio::task::LocalSet::new();
-    let _clock = crate::sim::net::start_real_clock(std::time::Instant::now());
+    let _clock = crate::metrics::start_real_clock(std::time::Instant::now());
     // standard input closing is the signal to stop (read on a thread of its own)
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -227,7 +227,7 @@ impl Phase<'_> {
         let (file, mut s) = self.scenario(name, text)?;
         let server = ServerProcess::start(self.exe, &file, strategy)?;
         s.duration_s = seconds;
-        let real = super::real_scenario(&s, strategy)?;
+        let real = super::run::real_scenario(&s, strategy)?;
         let st = self.lab.find(strategy).expect("a built-in strategy");
         let before = server.cpu_ns()?;
         super::run::run_clients(&real, st, server.addr)?;
@@ -244,7 +244,7 @@ impl Phase<'_> {
         let before = server.rss()?;
         // the clients connect over 1 s, then hold their connections
         s.duration_s = 3.0;
-        let real = super::real_scenario(&s, strategy)?;
+        let real = super::run::real_scenario(&s, strategy)?;
         let st = self.lab.find(strategy).expect("a built-in strategy");
         let addr = server.addr;
         let measured = std::sync::Arc::new(std::sync::Mutex::new(0u64));
@@ -281,7 +281,7 @@ pub fn calibrate(
     }
     let mut big = lab.quickstart()?;
     big.clients.count = 2_000;
-    super::fit_open_files(&big)?;
+    super::run::fit_open_files(&big)?;
     let dir = tempfile::tempdir()?;
     let p = Phase {
         lab,
@@ -390,7 +390,10 @@ pub fn calibrate(
     memory.push(Figure {
         key: "parked_request_bytes",
         value: (bytes / n as f64 - connection).max(0.0),
-        how: format!("per parked long poll beyond its connection ({n} polls)"),
+        how: format!(
+            "per parked long poll beyond its connection ({} polls)",
+            thousands(n)
+        ),
     });
     Ok(Calibration { cost, memory })
 }

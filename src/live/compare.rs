@@ -38,7 +38,7 @@ pub fn compare(sim: &Path, real: &Path) -> anyhow::Result<(String, usize)> {
     let worlds = (world_of(sim), world_of(real));
     let bare = [sim, real].iter().any(|d| {
         std::fs::read_to_string(d.join(crate::runner::CONDITIONS_FILE))
-            .is_ok_and(|c| c.contains(super::world_label(false)))
+            .is_ok_and(|c| c.contains(crate::runner::world_label(false)))
     });
     let latency = if bare { Rule::Shown } else { Rule::Latency };
     let mut out = String::new();
@@ -150,6 +150,19 @@ pub fn compare(sim: &Path, real: &Path) -> anyhow::Result<(String, usize)> {
             );
         }
     }
+    let only: Vec<String> = a
+        .iter()
+        .filter(|x| !b.iter().any(|y| y.strategy == x.strategy))
+        .map(|x| format!("{} ({})", x.strategy, worlds.0))
+        .chain(
+            b.iter()
+                .filter(|y| !a.iter().any(|x| x.strategy == y.strategy))
+                .map(|y| format!("{} ({})", y.strategy, worlds.1)),
+        )
+        .collect();
+    if !only.is_empty() {
+        let _ = writeln!(out, "in one folder only, not compared: {}", only.join(", "));
+    }
     if off == 0 {
         let _ = writeln!(out, "every compared quantity agrees");
     }
@@ -192,7 +205,7 @@ fn summary(dir: &Path) -> anyhow::Result<Vec<SummaryRow>> {
 /// `real` or `sim`, from the folder's conditions line.
 fn world_of(dir: &Path) -> &'static str {
     match std::fs::read_to_string(dir.join(crate::runner::CONDITIONS_FILE)) {
-        Ok(c) if c.contains(super::WORLD_TAG) => "real",
+        Ok(c) if c.contains(crate::runner::WORLD_TAG) => "real",
         _ => "sim",
     }
 }

@@ -19,8 +19,8 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::guard::{close_frame, FrameCheck, Limits};
-use super::log;
 use crate::metrics::RecorderHandle;
+use crate::sim::log;
 
 type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 

@@ -13,60 +13,20 @@
 pub mod calibrate;
 mod front;
 pub mod guard;
-pub mod log;
 mod run;
 mod serve;
 
 pub use serve::{serve, ServeOptions, Served};
 pub(crate) use serve::{SERVING, STOP};
 
-pub use run::{real_scenario, run, RealError};
+pub use run::{fit_open_files, real_scenario, run, RealError, MAX_LOAD_CLIENTS};
 mod compare;
+
+/// One-line log messages of a real run or `serve`.
+pub mod log {
+    pub use crate::sim::log::{line, set_quiet};
+}
 
 pub use compare::{compare, TOLERANCE};
 
-/// The tag a real run's conditions line (and so every chart title) carries.
-pub const WORLD_TAG: &str = "world = real";
-
-/// The conditions label of a real run: with the scenario's latency added, or bare loopback.
-pub fn world_label(latency: bool) -> &'static str {
-    if latency {
-        "world = real (127.0.0.1, scenario latency added)"
-    } else {
-        "world = real (bare 127.0.0.1)"
-    }
-}
-
-/// The most clients `load` runs in one process (four file descriptors each: two connections,
-/// both ends).
-pub const MAX_LOAD_CLIENTS: u64 = 10_000;
-
-/// Make sure this process may open the sockets `scenario` needs (both ends of up to two
-/// connections per client), raising the soft limit on open files up to the hard one.
-pub fn fit_open_files(scenario: &crate::scenario::Scenario) -> anyhow::Result<()> {
-    let need = 4 * scenario.clients.count + 256;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Ok(()); // cannot tell: let the run say if it runs out
-    }
-    if lim.rlim_cur >= need {
-        return Ok(());
-    }
-    if lim.rlim_max < need {
-        anyhow::bail!(
-            "{} clients need about {need} open files (sockets); this shell allows {} (`ulimit -Hn`): use fewer clients or raise the limit",
-            scenario.clients.count,
-            lim.rlim_max
-        );
-    }
-    lim.rlim_cur = need;
-    // SAFETY: setrlimit reads the struct we own
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        anyhow::bail!("could not raise the open-file limit to {need}");
-    }
-    Ok(())
-}
+pub use crate::runner::{world_label, WORLD_TAG};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::scenario::Scenario;
-use crate::sim::net::{self, RealNet, World};
+use crate::sim::net::{RealNet, World};
 use crate::sim::{RunResult, Strategy};
 
 /// Why a scenario cannot run on real sockets.
@@ -126,7 +126,7 @@ fn run_inner(
         .build()
         .context("starting the tokio runtime")?;
     let local = tokio::task::LocalSet::new();
-    let clock = net::start_real_clock(Instant::now());
+    let clock = crate::metrics::start_real_clock(Instant::now());
     let rec = made.rec.clone();
     let now = local.block_on(&rt, async {
         if target.is_none() {
@@ -202,4 +202,38 @@ async fn drive(made: &crate::sim::Parts, progress: &mut dyn FnMut(u64, u64)) -> 
             }
         }
     }
+}
+
+/// The most clients `load` runs in one process (four file descriptors each: two connections,
+/// both ends).
+pub const MAX_LOAD_CLIENTS: u64 = 10_000;
+
+/// Make sure this process may open the sockets `scenario` needs (both ends of up to two
+/// connections per client), raising the soft limit on open files up to the hard one.
+pub fn fit_open_files(scenario: &crate::scenario::Scenario) -> anyhow::Result<()> {
+    let need = 4 * scenario.clients.count + 256;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Ok(()); // cannot tell: let the run say if it runs out
+    }
+    if lim.rlim_cur >= need {
+        return Ok(());
+    }
+    if lim.rlim_max < need {
+        anyhow::bail!(
+            "{} clients need about {need} open files (sockets); this shell allows {} (`ulimit -Hn`): use fewer clients or raise the limit",
+            scenario.clients.count,
+            lim.rlim_max
+        );
+    }
+    lim.rlim_cur = need;
+    // SAFETY: setrlimit reads the struct we own
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        anyhow::bail!("could not raise the open-file limit to {need}");
+    }
+    Ok(())
 }

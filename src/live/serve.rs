@@ -18,9 +18,9 @@ use anyhow::Context as _;
 
 use super::front::{self, Backend, Front};
 use super::guard::Limits;
-use super::log;
 use crate::scenario::Scenario;
-use crate::sim::net::{self, RealNet, World};
+use crate::sim::log;
+use crate::sim::net::{RealNet, World};
 use crate::sim::Strategy;
 
 /// Set by Ctrl-C while `serve` runs (see [`crate::cli`]).
@@ -112,7 +112,7 @@ pub fn serve(
         STOP.store(false, Ordering::SeqCst);
         SERVING.store(true, Ordering::SeqCst);
     }
-    let clock = net::start_real_clock(Instant::now());
+    let clock = crate::metrics::start_real_clock(Instant::now());
     let url = format!("http://{front_addr}/");
     let result = local.block_on(&rt, async {
         for (made, (st, _)) in parts.iter().zip(strategies) {

@@ -11,14 +11,15 @@ use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
+pub(crate) use super::net::one_way_delay;
 use super::settings::Settings;
 use super::{Feed, Listener, Metered};
 use crate::metrics::RecorderHandle;
-use crate::scenario::{Latency, Scenario};
+use crate::scenario::Scenario;
 use crate::server::Work;
 
 /// The end-of-run signal the harness raises once (see [`Run::closing`]).
@@ -732,19 +733,6 @@ impl ClientCtx {
 /// The harness's random stream of client `id` (connect delays).
 pub(crate) fn harness_stream(seed: u64, id: usize) -> ChaCha8Rng {
     client_stream(seed, id, HARNESS_SALTS)
-}
-
-/// One draw of the simulator's one-way delay: `min + floor((max − min)·X)` with X ~ Exp(5),
-/// capped at `max` (turmoil 0.7.2 draws link latencies this way; the closed forms use the
-/// same distribution, [`crate::model::OneWay`]).
-pub(crate) fn one_way_delay(rng: &mut ChaCha8Rng, lat: Latency) -> u64 {
-    if lat.is_constant() {
-        return lat.min_ms;
-    }
-    let range = (lat.max_ms - lat.min_ms) as f64;
-    let u: f64 = rng.random(); // [0, 1)
-    let x = -(1.0 - u).ln() / 5.0;
-    lat.min_ms + ((range * x).floor() as u64).min(lat.max_ms - lat.min_ms)
 }
 
 #[cfg(test)]

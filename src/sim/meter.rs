@@ -118,7 +118,7 @@ enum Slot {
 }
 
 fn in_simulation() -> bool {
-    super::net::running()
+    crate::metrics::running()
 }
 
 impl Metered {
@@ -770,7 +770,7 @@ impl Listener {
                 // on a real machine: out of file descriptors, or a connection reset before it
                 // was accepted; the listener itself is fine, so keep accepting
                 Err(e) if matches!(self.inner, Socket::Real(..)) && accept_error_passes(&e) => {
-                    crate::live::log::line(format_args!("accept failed ({e}); still listening"));
+                    super::log::line(format_args!("accept failed ({e}); still listening"));
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
                 Err(e) => return Err(e),

@@ -16,6 +16,7 @@
 mod ctx;
 pub(crate) mod faults;
 mod feed;
+pub(crate) mod log;
 mod meter;
 pub(crate) mod net;
 mod settings;

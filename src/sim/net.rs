@@ -3,53 +3,35 @@
 //! contexts hand it [`Metered`](super::Metered) streams and [`Listener`](super::Listener)s
 //! over either, and `now_ms()` reads whichever clock the harness started.
 //!
-//! The real world's clock is milliseconds since the run's start, measured with a monotonic
-//! [`Instant`] the real harness sets (see [`crate::live`]); the simulation's is turmoil's
-//! simulated time. Outside both, the clock reads 0 and nothing is recorded.
+//! The clock of either world is `metrics::now_ms()`: turmoil's simulated time, or the
+//! milliseconds since a real run started (`metrics::start_real_clock`).
 
 use std::cell::Cell;
+
+use crate::metrics::now_ms;
 use std::future::Future as _;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-thread_local! {
-    /// The start of the real run on this thread, if one is going on.
-    static REAL_EPOCH: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Milliseconds since the start of the run in whichever world is running on this thread
-/// (0 outside a run).
-pub(crate) fn now_ms() -> u64 {
-    if let Some(d) = turmoil::sim_elapsed() {
-        return d.as_millis() as u64;
+/// One draw of the simulator's one-way delay: `min + floor((max − min)·X)` with X ~ Exp(5),
+/// capped at `max` (turmoil 0.7.2 draws link latencies this way; the closed forms use the
+/// same distribution, [`crate::model::OneWay`]).
+pub(crate) fn one_way_delay(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    lat: crate::scenario::Latency,
+) -> u64 {
+    use rand::Rng as _;
+    if lat.is_constant() {
+        return lat.min_ms;
     }
-    REAL_EPOCH.with(|e| e.get().map_or(0, |t| t.elapsed().as_millis() as u64))
-}
-
-/// Whether a run (simulated or real) is going on on this thread: outside one (after the
-/// simulation is dropped, say), dropped streams record nothing.
-pub(crate) fn running() -> bool {
-    turmoil::sim_elapsed().is_some() || REAL_EPOCH.with(|e| e.get().is_some())
-}
-
-/// Start the real clock on this thread at `epoch`; it stops when the guard is dropped.
-pub(crate) fn start_real_clock(epoch: Instant) -> RealClock {
-    REAL_EPOCH.with(|e| e.set(Some(epoch)));
-    RealClock(())
-}
-
-/// The real clock of this thread runs until this is dropped.
-pub(crate) struct RealClock(());
-
-impl Drop for RealClock {
-    fn drop(&mut self) {
-        REAL_EPOCH.with(|e| e.set(None));
-    }
+    let range = (lat.max_ms - lat.min_ms) as f64;
+    let u: f64 = rng.random(); // [0, 1)
+    let x = -(1.0 - u).ln() / 5.0;
+    lat.min_ms + ((range * x).floor() as u64).min(lat.max_ms - lat.min_ms)
 }
 
 /// Where a run's bytes travel.
@@ -126,7 +108,7 @@ impl DelayLine {
     }
 
     fn due(&mut self) -> u64 {
-        let d = super::ctx::one_way_delay(&mut self.rng, self.lat);
+        let d = one_way_delay(&mut self.rng, self.lat);
         self.last_due = self.last_due.max(now_ms() + d);
         self.last_due
     }

@@ -1,5 +1,5 @@
-//! One-line log messages of a real run or `serve`, on standard error: what a server refused
-//! or dropped, and why.
+//! One-line log messages of a real run or `serve` (re-exported as `live::log`), on standard
+//! error: what a server refused or dropped, and why.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
