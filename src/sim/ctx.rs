@@ -738,6 +738,8 @@ pub(crate) fn harness_stream(seed: u64, id: usize) -> ChaCha8Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Latency;
+    use rand::Rng as _;
 
     /// The connect compensation draws from the simulator's own delay distribution: its mean
     /// and median agree with the closed-form distribution (a uniform draw, as before, has mean
