@@ -168,8 +168,7 @@ pub(crate) fn conditions(s: &Scenario) -> String {
     )
 }
 
-/// The tag a real run's conditions line (and so every chart title) carries.
-pub const WORLD_TAG: &str = "world = real";
+pub use crate::output::WORLD_TAG;
 
 /// The conditions label of a real run: with the scenario's latency added, or bare loopback.
 pub fn world_label(latency: bool) -> &'static str {

@@ -244,3 +244,60 @@ fn calibrate_writes_a_table_a_scenario_includes() {
     );
     assert_eq!(s.server.memory.connection_bytes, conn.round() as u64);
 }
+
+/// A calibration table that is not one is refused, naming the file and the key: a folder, a
+/// FIFO (which would never end), a value that is not a finite number ≥ 0, an unknown key.
+#[test]
+fn a_bad_calibration_file_is_refused_naming_it() {
+    let lab = Lab::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |target: &str| {
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "name = \"s\"\nduration_s = 5\n[clients]\ncount = 5\n[events]\nrate_per_client_per_s = 1\n\
+                 [server]\ncalibration = \"{target}\"\n"
+            ),
+        )
+        .unwrap();
+        lab.load(&file).unwrap_err().to_string()
+    };
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    let e = scenario("folder");
+    assert!(
+        e.contains("server.calibration") && e.contains("not a regular file"),
+        "{e}"
+    );
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let e = scenario("fifo");
+    assert!(e.contains("not a regular file"), "{e}");
+    for (text, key) in [
+        (
+            "[server.cost]\nrequest_us = nan\n",
+            "server.cost.request_us",
+        ),
+        (
+            "[server.cost]\nrequest_us = -1.0\n",
+            "server.cost.request_us",
+        ),
+        (
+            "[server.memory]\nconnection_bytes = \"big\"\n",
+            "server.memory.connection_bytes",
+        ),
+        ("[server.cost]\nfast = 1\n", "server.cost"),
+        (
+            "[clients]\ncount = 5\n",
+            "[server.cost] and [server.memory]",
+        ),
+    ] {
+        std::fs::write(dir.path().join("c.toml"), text).unwrap();
+        let e = scenario("c.toml");
+        assert!(e.contains("c.toml") && e.contains(key), "{text}: {e}");
+    }
+}

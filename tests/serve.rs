@@ -34,6 +34,7 @@ fn start(limits: Limits) -> Server {
         duration_s: Some(60.0),
         limits,
         stop: Some(stop.clone()),
+        names: Vec::new(),
     };
     live::log::set_quiet(true);
     let done = std::thread::spawn(move || {
@@ -163,10 +164,48 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let addr = srv.addr;
     still_serving(addr, "start");
 
+    // a Host that is not this server's (DNS rebinding), or none, or two: 400 (RFC 9112 §3.2)
+    for host in ["host: evil.example\r\n", "", "host: a\r\nhost: b\r\n"] {
+        let mut s = connect(addr);
+        write!(
+            s,
+            "GET /_lab/info HTTP/1.1\r\n{host}connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let r = String::from_utf8_lossy(&read_some(&mut s, 4096)).into_owned();
+        assert!(r.starts_with("HTTP/1.1 400"), "{host:?}: {r}");
+    }
+    // HEAD of a page: its headers, no body; another method: 405 with Allow (RFC 9110 §15.5.6)
+    let mut s = connect(addr);
+    write!(
+        s,
+        "HEAD /app.js HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let r = String::from_utf8_lossy(&read_some(&mut s, 1 << 20)).into_owned();
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.ends_with("\r\n\r\n"),
+        "{r}"
+    );
+    let mut s = connect(addr);
+    write!(
+        s,
+        "DELETE / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let r = String::from_utf8_lossy(&read_some(&mut s, 4096)).to_lowercase();
+    assert!(
+        r.starts_with("http/1.1 405") && r.contains("allow: get, head"),
+        "{r}"
+    );
+
     // a head over 16 KiB: 431 (RFC 6585 §5)
     let mut s = connect(addr);
     let big = "x".repeat(20_000);
-    let _ = write!(s, "GET / HTTP/1.1\r\nhost: a\r\nx-big: {big}\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET / HTTP/1.1\r\nhost: localhost\r\nx-big: {big}\r\n\r\n"
+    );
     let r = String::from_utf8_lossy(&read_some(&mut s, 4096)).into_owned();
     assert!(r.starts_with("HTTP/1.1 431"), "{r}");
     still_serving(addr, "an oversized head");
@@ -181,7 +220,8 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
 
     // a head that never ends: closed after the 1 s head timeout
     let mut s = connect(addr);
-    s.write_all(b"GET / HTTP/1.1\r\nhost: slow\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\n")
+        .unwrap();
     let t = std::time::Instant::now();
     let _ = read_some(&mut s, 4096);
     assert!(
@@ -195,9 +235,24 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut s = connect(addr);
     write!(
         s,
-        "POST /short-polling/messages?client=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 100000\r\n\r\n"
+        "POST /short-polling/messages?client=1 HTTP/1.1\r\nhost: localhost\r\ncontent-length: 100000\r\n\r\n"
     )
     .unwrap();
+    let r = String::from_utf8_lossy(&read_until(&mut s, b"\r\n\r\n")).into_owned();
+    assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+
+    // a chunked body past 64 KiB: 413
+    let mut s = connect(addr);
+    write!(
+        s,
+        "POST /short-polling/messages?client=1 HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+    for _ in 0..5 {
+        let _ = s.write_all(chunk.as_bytes());
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
     let r = String::from_utf8_lossy(&read_until(&mut s, b"\r\n\r\n")).into_owned();
     assert!(r.starts_with("HTTP/1.1 413"), "{r}");
 
@@ -241,6 +296,10 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut ws = websocket(addr, 1);
     ws.write_all(&[0x81, 0x03, b'a', b'b', b'c']).unwrap(); // unmasked
     assert_eq!(close_code(&read_some(&mut ws, 1 << 16)), Some(1002));
+    // text that is not UTF-8 (§8.1): close 1007, from the front door
+    let mut ws = websocket(addr, 5);
+    ws.write_all(&frame(0x1, b"\xff\xfeabc")).unwrap();
+    assert_eq!(close_code(&read_some(&mut ws, 1 << 16)), Some(1007));
     let mut ws = websocket(addr, 2);
     let mut huge = vec![0x82, 0x80 | 127];
     huge.extend_from_slice(&(10_000_000u64).to_be_bytes());
@@ -279,7 +338,7 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut sse = connect(addr);
     write!(
         sse,
-        "GET /sse/events?client=7 HTTP/1.1\r\nhost: a\r\naccept: text/event-stream\r\n\r\n"
+        "GET /sse/events?client=7 HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
     let r = read_until(&mut sse, b"retry:");
@@ -291,7 +350,7 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut cut = connect(addr);
     write!(
         cut,
-        "POST /_lab/cut?strategy=sse&client=7 HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        "POST /_lab/cut?strategy=sse&client=7 HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     )
     .unwrap();
     let r = String::from_utf8_lossy(&read_some(&mut cut, 4096)).into_owned();
@@ -300,7 +359,7 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut again = connect(addr);
     write!(
         again,
-        "GET /sse/events?client=7 HTTP/1.1\r\nhost: a\r\naccept: text/event-stream\r\nlast-event-id: 42\r\n\r\n"
+        "GET /sse/events?client=7 HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\nlast-event-id: 42\r\n\r\n"
     )
     .unwrap();
     let r = read_until(&mut again, b"retry:");
@@ -313,13 +372,13 @@ fn serve_survives_malformed_input_and_shuts_down_gracefully() {
     let mut poll = connect(addr);
     write!(
         poll,
-        "GET /long-polling/events?client=9&after=0 HTTP/1.1\r\nhost: a\r\n\r\n"
+        "GET /long-polling/events?client=9&after=0 HTTP/1.1\r\nhost: localhost\r\n\r\n"
     )
     .unwrap();
     let mut stream = connect(addr);
     write!(
         stream,
-        "GET /sse/events?client=8 HTTP/1.1\r\nhost: a\r\naccept: text/event-stream\r\n\r\n"
+        "GET /sse/events?client=8 HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
     let _ = read_until(&mut stream, b"retry:");

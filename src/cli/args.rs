@@ -186,6 +186,12 @@ pub struct ServeArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
+    /// A host name the server answers to besides `localhost` and IP addresses (repeat for
+    /// several; with `--bind`, the name a lecture hall's machines use). Requests naming any
+    /// other host are refused, so a web page elsewhere cannot reach the server by DNS
+    /// rebinding.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// Print no log lines.
     #[arg(long, short)]
     pub quiet: bool,

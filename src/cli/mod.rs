@@ -46,10 +46,11 @@ pub fn main_with(lab: Lab) -> ExitCode {
     let _ = ctrlc::set_handler(|| {
         use std::sync::atomic::Ordering;
         // a running `serve` shuts down gracefully; a second Ctrl-C quits at once
-        if crate::live::SERVING.load(Ordering::SeqCst)
-            && !crate::live::STOP.swap(true, Ordering::SeqCst)
-        {
-            return;
+        if crate::live::SERVING.load(Ordering::SeqCst) {
+            if !crate::live::STOP.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            crate::output::folder::interrupted(130, "interrupted: the server stopped at once");
         }
         crate::output::folder::interrupted(
             130,
@@ -183,6 +184,24 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             crate::live::calibrate::server_process(lab, &scenario, &strategy).map_err(Failure::Run)
         }
         Command::Calibrate { out } => {
+            // a file we can write, checked before half a minute of measuring
+            if out.is_dir() {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "--out {}: a folder; give a file name (e.g. calibration.toml)",
+                    out.display()
+                )));
+            }
+            let parent = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !parent.is_dir() {
+                return Err(Failure::Input(anyhow::anyhow!(
+                    "--out {}: the folder {} does not exist",
+                    out.display(),
+                    parent.display()
+                )));
+            }
             let exe = std::env::current_exe()
                 .context("finding this program to start its servers")
                 .map_err(Failure::Run)?;
@@ -191,9 +210,16 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
             })
             .map_err(Failure::Run)?;
             let text = c.to_toml();
-            let tmp = out.with_extension("toml.tmp");
+            let tmp = parent.join(format!(
+                ".{}.tmp-{}",
+                out.file_name().unwrap_or_default().to_string_lossy(),
+                std::process::id()
+            ));
             std::fs::write(&tmp, &text)
                 .and_then(|()| std::fs::rename(&tmp, &out))
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_file(&tmp);
+                })
                 .with_context(|| format!("writing {}", out.display()))
                 .map_err(Failure::Run)?;
             print!("{text}");
@@ -234,6 +260,7 @@ fn dispatch(lab: &Lab, command: Command) -> Result<(), Failure> {
 }
 
 fn serve(lab: &Lab, args: ServeArgs) -> Result<(), Failure> {
+    check_strategy_args(lab, &args.strategies)?;
     let input = |e: anyhow::Error| Failure::Input(e);
     let mut s = match &args.scenario {
         None => lab.quickstart(),
@@ -270,6 +297,17 @@ fn serve(lab: &Lab, args: ServeArgs) -> Result<(), Failure> {
             )));
         }
     }
+    let (rate, _) = s.event_rate();
+    if rate > crate::live::SERVE_MAX_EVENTS_PER_S {
+        return Err(input(anyhow::anyhow!(
+            "{}: {:.0} events a second ({} clients × {} per client): serve publishes at most {:.0} a second (one core); lower --rate or --clients",
+            s.name,
+            rate,
+            s.clients.count,
+            rate / s.clients.count.max(1) as f64,
+            crate::live::SERVE_MAX_EVENTS_PER_S
+        )));
+    }
     lab.check_again(&s).map_err(input)?;
     let mut strategies = Vec::new();
     for st in lab.strategies_of(&s).map_err(input)? {
@@ -296,7 +334,12 @@ fn serve(lab: &Lab, args: ServeArgs) -> Result<(), Failure> {
         duration_s: args.duration,
         limits: crate::live::guard::Limits::default(),
         stop: None,
+        names: args.allow_host.clone(),
     };
+    // every front connection and its pass-through to a strategy's server, both ends
+    let mut need = s.clone();
+    need.clients.count = opts.limits.max_connections as u64;
+    crate::live::fit_open_files(&need).map_err(Failure::Run)?;
     let ids: Vec<&str> = strategies.iter().map(|(st, _)| st.id()).collect();
     let served = crate::live::serve(&s, &strategies, &opts, &mut |url| {
         println!("serving {} ({}) at {url}", s.name, ids.join(", "));
@@ -316,7 +359,28 @@ fn serve(lab: &Lab, args: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `--strategy` values: known, and each once.
+fn check_strategy_args(lab: &Lab, ids: &[String]) -> Result<(), Failure> {
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--strategy {}: given twice",
+                crate::scenario::shown(id)
+            )));
+        }
+        if lab.find(id).is_none() {
+            return Err(Failure::Input(anyhow::anyhow!(
+                "--strategy {}: unknown strategy; known strategies: {}",
+                crate::scenario::escape(id),
+                lab.ids().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn load(lab: &Lab, args: LoadArgs) -> Result<(), Failure> {
+    check_strategy_args(lab, &args.strategies)?;
     let input = |e: anyhow::Error| Failure::Input(e);
     let mut s = match &args.scenario {
         None => lab.quickstart(),
@@ -325,9 +389,9 @@ fn load(lab: &Lab, args: LoadArgs) -> Result<(), Failure> {
     .map_err(|e| Failure::Input(e.into()))?;
     override_scenario(&mut s, &args.strategies, None);
     if let Some(d) = args.duration {
-        if !(d.is_finite() && d > s.warmup_s && d <= 86_400.0) {
+        if !(d.is_finite() && d > s.warmup_s && d <= 3_600.0) {
             return Err(input(anyhow::anyhow!(
-                "--duration {d}: give seconds above the scenario's warmup_s ({} s) and at most 86400",
+                "--duration {d}: give seconds above the scenario's warmup_s ({} s) and at most 3600",
                 s.warmup_s
             )));
         }

@@ -178,12 +178,14 @@ pub fn server_process(lab: &Lab, file: &Path, strategy: &str) -> anyhow::Result<
         let ctx = made.server_ctx.clone();
         tokio::task::spawn_local(crate::sim::feed_publisher(&ctx));
         tokio::task::spawn_local(st.server(ctx));
-        println!("listening {addr}");
-        let _ = std::io::stdout().flush();
+        // the parent may be gone (Ctrl-C): a closed pipe is no reason to fail
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening {addr}").and_then(|()| out.flush());
         let _ = rx.await;
     });
     let r = made.rec.borrow();
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         "requests={} generated={}",
         r.total_requests(),
         r.generated()
@@ -283,6 +285,8 @@ pub fn calibrate(
     big.clients.count = 2_000;
     super::run::fit_open_files(&big)?;
     let dir = tempfile::tempdir()?;
+    // Ctrl-C exits from its handler: the scratch scenarios go with it
+    let _scratch = crate::output::folder::remove_on_interrupt(dir.path());
     let p = Phase {
         lab,
         dir: dir.path(),

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::guard::{close_frame, FrameCheck, Limits};
+use super::guard::{close_frame, FrameBounds, FrameCheck, Limits};
 use crate::metrics::RecorderHandle;
 use crate::sim::log;
 
@@ -60,6 +60,8 @@ pub(crate) struct Figures {
 
 struct Open {
     abort: tokio::task::AbortHandle,
+    /// Requests it carried (an idle kept-alive connection timing out is not worth a log line).
+    requests: u64,
     /// The strategy and client this connection carried last.
     tag: Option<(&'static str, usize)>,
 }
@@ -75,6 +77,12 @@ pub(crate) struct Front {
     next_conn: Cell<u64>,
     open: RefCell<BTreeMap<u64, Open>>,
     figures: RefCell<BTreeMap<&'static str, Figures>>,
+    /// The address the front door listens on (for `Host` checks).
+    pub(crate) bind: std::net::IpAddr,
+    /// Extra host names it answers to (`--bind` with a name a lecture hall uses).
+    pub(crate) names: Vec<String>,
+    /// Requests refused before routing (a bad `Host`).
+    pub(crate) refused_requests: Cell<u64>,
     /// Connections refused for the connection limit (not per strategy).
     pub(crate) refused_connections: Cell<u64>,
     pub(crate) dropped_connections: Cell<u64>,
@@ -87,6 +95,8 @@ impl Front {
         clients: usize,
         types: Vec<String>,
         scenario: String,
+        bind: std::net::IpAddr,
+        names: Vec<String>,
     ) -> Rc<Front> {
         let figures = backends
             .iter()
@@ -104,6 +114,9 @@ impl Front {
             figures: RefCell::new(figures),
             refused_connections: Cell::new(0),
             dropped_connections: Cell::new(0),
+            bind,
+            names,
+            refused_requests: Cell::new(0),
         })
     }
 
@@ -155,8 +168,38 @@ impl Front {
     ) -> u64 {
         let id = self.next_conn.get();
         self.next_conn.set(id + 1);
-        self.open.borrow_mut().insert(id, Open { abort, tag });
+        self.open.borrow_mut().insert(
+            id,
+            Open {
+                abort,
+                tag,
+                requests: 0,
+            },
+        );
         id
+    }
+
+    fn requests_on(&self, conn: u64) {
+        if let Some(o) = self.open.borrow_mut().get_mut(&conn) {
+            o.requests += 1;
+        }
+    }
+
+    fn requests_of(&self, conn: u64) -> u64 {
+        self.open.borrow().get(&conn).map_or(0, |o| o.requests)
+    }
+
+    /// Whether `host` names this server: a loopback name or address, or the address it was
+    /// told to listen on.
+    pub(crate) fn allows_host(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                ip.is_loopback()
+                    || ip == self.bind
+                    || (self.bind.is_unspecified() && !ip.is_multicast())
+            })
+            || self.names.iter().any(|n| n.eq_ignore_ascii_case(host))
     }
 
     fn tag(&self, conn: u64, tag: (&'static str, usize)) {
@@ -226,7 +269,15 @@ pub(crate) async fn accept_loop(front: Rc<Front>, listener: tokio::net::TcpListe
                 .with_upgrades()
                 .await;
             if let Err(e) = result {
-                if e.is_parse() || e.is_parse_too_large() || e.is_timeout() || e.is_parse_status() {
+                // a kept-alive connection that carried requests and then timed out waiting is
+                // only idle: closing it is routine
+                let idle = e.is_timeout() && f.requests_of(conn) > 0;
+                if !idle
+                    && (e.is_parse()
+                        || e.is_parse_too_large()
+                        || e.is_timeout()
+                        || e.is_parse_status())
+                {
                     f.dropped_connections.set(f.dropped_connections.get() + 1);
                     log::line(format_args!("dropped the connection from {peer}: {e}"));
                 }
@@ -272,7 +323,7 @@ fn same_origin(req: &Request<Incoming>) -> bool {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
     match (origin.to_str().ok(), host) {
-        (Some(o), Some(h)) => o == format!("http://{h}"),
+        (Some(o), Some(h)) => o == format!("http://{h}") || o == format!("https://{h}"),
         _ => false,
     }
 }
@@ -310,6 +361,7 @@ struct Stats {
     open_connections: usize,
     refused_connections: u64,
     dropped_connections: u64,
+    refused_requests: u64,
     strategies: BTreeMap<&'static str, StrategyStats>,
 }
 
@@ -323,9 +375,66 @@ struct StrategyStats {
     backend_connections: u64,
 }
 
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host`, a valid authority; and this
+/// server answers only to its own names (a page of another site that resolves its own name to
+/// 127.0.0.1 — DNS rebinding — sends that other name).
+fn host_ok(front: &Front, req: &Request<Incoming>) -> bool {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) => req.version() < http::Version::HTTP_11,
+        (Some(h), None) => h.to_str().is_ok_and(|h| {
+            h.parse::<http::uri::Authority>()
+                .is_ok_and(|a| front.allows_host(a.host()))
+        }),
+        _ => false,
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = plain(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("allowed: {allow}\n"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
 async fn handle(front: Rc<Front>, conn: u64, req: Request<Incoming>) -> Response<Body> {
+    front.requests_on(conn);
+    if !host_ok(&front, &req) {
+        front.refused_requests.set(front.refused_requests.get() + 1);
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "give exactly one Host header naming this server (RFC 9112 §3.2)\n",
+        );
+    }
     let path = req.uri().path().to_string();
-    match (req.method(), path.as_str()) {
+    let page = matches!(
+        path.as_str(),
+        "/" | "/index.html"
+            | "/app.js"
+            | "/style.css"
+            | "/favicon.ico"
+            | "/_lab/info"
+            | "/_lab/stats"
+    );
+    if page && req.method() != Method::GET && req.method() != Method::HEAD {
+        return not_allowed("GET, HEAD");
+    }
+    if path == "/_lab/cut" && req.method() != Method::POST {
+        return not_allowed("POST");
+    }
+    if (page || path == "/_lab/cut") && hyper::body::Body::size_hint(req.body()).lower() > 0 {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "no body expected here\n");
+    }
+    // hyper sends a HEAD's headers without its body
+    let method = if req.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        req.method()
+    };
+    match (method, path.as_str()) {
         (&Method::GET, "/" | "/index.html") => {
             text(StatusCode::OK, PAGE, "text/html; charset=utf-8")
         }
@@ -358,6 +467,7 @@ async fn handle(front: Rc<Front>, conn: u64, req: Request<Incoming>) -> Response
             open_connections: front.open_connections(),
             refused_connections: front.refused_connections.get(),
             dropped_connections: front.dropped_connections.get(),
+            refused_requests: front.refused_requests.get(),
             strategies: front
                 .backends
                 .iter()
@@ -413,6 +523,19 @@ fn upgrade_request_ok(req: &Request<Incoming>) -> Result<(), &'static str> {
     use base64::Engine as _;
     if req.method() != Method::GET {
         return Err("an upgrade must be a GET");
+    }
+    if req.version() != http::Version::HTTP_11 {
+        return Err("an upgrade needs HTTP/1.1");
+    }
+    let connection_upgrade = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !connection_upgrade {
+        return Err("an upgrade needs `Connection: Upgrade`");
     }
     let key = req
         .headers()
@@ -556,7 +679,31 @@ async fn proxy(
     });
     let mut resp = match sender.send_request(forward).await {
         Ok(r) => r,
-        Err(e) => return plain(StatusCode::BAD_GATEWAY, format!("{e}\n")),
+        Err(e) => {
+            front.count(id, |f| f.refused += 1);
+            // a body over the limit, a broken chunk: the request's fault
+            let body_error = std::error::Error::source(&e).is_some_and(|s| {
+                s.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+            }) || e.is_user();
+            let (status, why) = if body_error {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is too large or malformed".to_string(),
+                )
+            } else if e.is_incomplete_message() {
+                // the strategy's server hung up without answering: it did not take the
+                // request (a WebSocket endpoint given a plain GET, say)
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("the {id} server closed the connection without answering (a WebSocket endpoint needs an upgrade)"),
+                )
+            } else {
+                (StatusCode::BAD_GATEWAY, e.to_string())
+            };
+            log::line(format_args!("answered {} for {id}: {why}", status.as_u16()));
+            return plain(status, format!("{why}\n"));
+        }
     };
     if let (Some(on_browser), StatusCode::SWITCHING_PROTOCOLS) = (on_browser, resp.status()) {
         let on_backend = hyper::upgrade::on(&mut resp);
@@ -600,29 +747,46 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let mut check = FrameCheck::new(front.limits);
+    let mut bounds = FrameBounds::default();
     let (mut up, mut down) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
-    loop {
+    let closing = loop {
         let idle = tokio::time::sleep(front.limits.ws_idle);
         tokio::select! {
             n = browser.read(&mut up) => {
-                let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
+                let n = match n { Ok(0) | Err(_) => break None, Ok(n) => n };
                 if let Err(v) = check.feed(&up[..n], crate::metrics::now_ms()) {
                     front.count(id, |f| f.refused += 1);
                     log::line(format_args!("closed a {id} WebSocket ({}): {}", v.code, v.reason));
-                    let _ = browser.write_all(&close_frame(v.code, &v.reason)).await;
-                    break;
+                    break Some(close_frame(v.code, &v.reason));
                 }
-                if backend.write_all(&up[..n]).await.is_err() { break; }
+                if backend.write_all(&up[..n]).await.is_err() { break None; }
             }
             n = backend.read(&mut down) => {
-                let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
-                if browser.write_all(&down[..n]).await.is_err() { break; }
+                let n = match n { Ok(0) | Err(_) => break None, Ok(n) => n };
+                bounds.feed(&down[..n]);
+                if browser.write_all(&down[..n]).await.is_err() { break None; }
             }
             _ = idle => {
                 log::line(format_args!("closed a {id} WebSocket idle for {} s", front.limits.ws_idle.as_secs()));
-                let _ = browser.write_all(&close_frame(1001, "idle")).await;
-                break;
+                break Some(close_frame(1001, "idle"));
             }
+        }
+    };
+    if let Some(close) = closing {
+        // finish the server's frame in flight first: a close frame goes between frames
+        let mut ok = true;
+        while ok && bounds.to_boundary() > 0 {
+            let want = (bounds.to_boundary() as usize).min(down.len());
+            ok = match backend.read(&mut down[..want]).await {
+                Ok(0) | Err(_) => false,
+                Ok(n) => {
+                    bounds.feed(&down[..n]);
+                    browser.write_all(&down[..n]).await.is_ok()
+                }
+            };
+        }
+        if ok {
+            let _ = browser.write_all(&close).await;
         }
     }
     let _ = browser.shutdown().await;

@@ -70,6 +70,28 @@ pub struct FrameCheck {
     /// The second the frame count is of, and the count.
     second: u64,
     frames: u32,
+    /// The current frame's masking key and how far into its payload we are.
+    mask: [u8; 4],
+    at: usize,
+    /// What the current frame's payload is checked for.
+    kind: Payload,
+    /// Bytes of a UTF-8 character cut at a frame or chunk boundary, awaiting the rest.
+    partial: Vec<u8>,
+    /// A close frame's payload (at most 125 bytes), checked when it is complete.
+    close: Vec<u8>,
+    /// The open data message is text.
+    text_message: bool,
+}
+
+/// What a payload must be (RFC 6455 §5.6, §5.5.1, §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// Anything (binary data, pings and pongs).
+    Any,
+    /// Text: valid UTF-8 across the message's fragments.
+    Text,
+    /// A close frame: nothing, or a 2-byte code and a UTF-8 reason.
+    Close,
 }
 
 impl FrameCheck {
@@ -83,6 +105,12 @@ impl FrameCheck {
             fragmented: false,
             second: 0,
             frames: 0,
+            mask: [0; 4],
+            at: 0,
+            kind: Payload::Any,
+            partial: Vec::new(),
+            close: Vec::new(),
+            text_message: false,
         }
     }
 
@@ -90,18 +118,74 @@ impl FrameCheck {
     pub fn feed(&mut self, mut bytes: &[u8], now_ms: u64) -> Result<(), Violation> {
         while !bytes.is_empty() {
             if self.left > 0 {
-                let n = self.left.min(bytes.len() as u64);
-                self.left -= n;
-                bytes = &bytes[n as usize..];
+                let n = self.left.min(bytes.len() as u64) as usize;
+                self.payload(&bytes[..n])?;
+                self.left -= n as u64;
+                bytes = &bytes[n..];
+                if self.left == 0 {
+                    self.payload_done()?;
+                }
                 continue;
             }
             self.head.push(bytes[0]);
             bytes = &bytes[1..];
             if let Some(len) = self.head_done()? {
                 self.frame(len, now_ms)?;
+                if len == 0 {
+                    self.payload_done()?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Check payload bytes of the current frame (unmasked with its key, RFC 6455 §5.3).
+    fn payload(&mut self, masked: &[u8]) -> Result<(), Violation> {
+        if self.kind == Payload::Any {
+            return Ok(());
+        }
+        let start = self.at;
+        self.at += masked.len();
+        let plain = masked
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ self.mask[(start + i) % 4]);
+        match self.kind {
+            Payload::Close => self.close.extend(plain),
+            _ => {
+                self.partial.extend(plain);
+                match std::str::from_utf8(&self.partial) {
+                    Ok(_) => self.partial.clear(),
+                    // a character cut at the end: keep its bytes for the next chunk
+                    Err(e) if e.error_len().is_none() => {
+                        self.partial.drain(..e.valid_up_to());
+                    }
+                    Err(_) => return Err(violation(1007, "a text frame that is not UTF-8")),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The current frame's payload is complete.
+    fn payload_done(&mut self) -> Result<(), Violation> {
+        match self.kind {
+            Payload::Text if !self.fragmented && !self.partial.is_empty() => Err(violation(
+                1007,
+                "a text message ending inside a UTF-8 character",
+            )),
+            Payload::Close => {
+                let c = std::mem::take(&mut self.close);
+                if c.len() == 1 {
+                    return Err(violation(1002, "a close frame with a 1-byte payload"));
+                }
+                if c.len() >= 2 && std::str::from_utf8(&c[2..]).is_err() {
+                    return Err(violation(1007, "a close reason that is not UTF-8"));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The payload length once the header is complete.
@@ -134,6 +218,9 @@ impl FrameCheck {
 
     fn frame(&mut self, len: u64, now_ms: u64) -> Result<(), Violation> {
         let (b0, b1) = (self.head[0], self.head[1]);
+        let m = self.head.len() - 4;
+        self.mask.copy_from_slice(&self.head[m..]);
+        self.at = 0;
         self.head.clear();
         let fin = b0 & 0x80 != 0;
         let opcode = b0 & 0x0f;
@@ -173,6 +260,15 @@ impl FrameCheck {
                 ),
             ));
         }
+        self.kind = match opcode {
+            0x1 => Payload::Text,
+            0x0 if self.kind == Payload::Text || self.text_message => Payload::Text,
+            0x8 => Payload::Close,
+            _ => Payload::Any,
+        };
+        if opcode == 0x1 || opcode == 0x2 {
+            self.text_message = opcode == 0x1;
+        }
         if opcode <= 0x2 {
             if opcode != 0 {
                 self.message = 0;
@@ -203,6 +299,59 @@ impl FrameCheck {
         }
         self.left = len;
         Ok(())
+    }
+}
+
+/// Follows the frames of a server → browser byte stream, to know where one ends: a close
+/// frame of our own may only go between two of the server's frames.
+#[derive(Debug, Default)]
+pub struct FrameBounds {
+    head: Vec<u8>,
+    left: u64,
+}
+
+impl FrameBounds {
+    /// Follow the next `bytes` of the stream.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(bytes.len() as u64);
+                self.left -= n;
+                bytes = &bytes[n as usize..];
+                continue;
+            }
+            self.head.push(bytes[0]);
+            bytes = &bytes[1..];
+            let h = &self.head;
+            if h.len() < 2 {
+                continue;
+            }
+            let ext = match h[1] & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let mask = if h[1] & 0x80 != 0 { 4 } else { 0 };
+            if h.len() < 2 + ext + mask {
+                continue;
+            }
+            self.left = match ext {
+                0 => (h[1] & 0x7f) as u64,
+                2 => u16::from_be_bytes([h[2], h[3]]) as u64,
+                _ => u64::from_be_bytes(h[2..10].try_into().expect("8 bytes")),
+            };
+            self.head.clear();
+        }
+    }
+
+    /// Bytes still to come before the current frame ends (0: between frames). Inside a
+    /// header it is at least 1: read on, one byte at a time if need be.
+    pub fn to_boundary(&self) -> u64 {
+        if self.head.is_empty() {
+            self.left
+        } else {
+            1
+        }
     }
 }
 
@@ -302,6 +451,58 @@ mod tests {
             c.feed(&frame(true, 1, 1), 2_999).unwrap();
         }
         assert_eq!(c.feed(&frame(true, 1, 1), 2_999).unwrap_err().code, 1008);
+    }
+
+    /// A masked frame with a real key (the payload XORed with it, RFC 6455 §5.3).
+    fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut f = vec![(fin as u8) << 7 | opcode, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    }
+
+    #[test]
+    fn text_must_be_utf8_across_fragments_and_chunks() {
+        let check = |bytes: Vec<u8>| {
+            let mut c = FrameCheck::new(Limits::default());
+            let mut r = Ok(());
+            for chunk in bytes.chunks(3) {
+                r = r.and_then(|()| c.feed(chunk, 0));
+            }
+            r.err().map(|v| v.code)
+        };
+        // "é" is c3 a9: split across two fragments it is still valid
+        let mut ok = masked(false, 1, b"caf\xc3");
+        ok.extend(masked(true, 0, b"\xa9!"));
+        assert_eq!(check(ok), None);
+        assert_eq!(check(masked(true, 1, b"\xff\xfeabc")), Some(1007));
+        assert_eq!(check(masked(true, 1, b"caf\xc3")), Some(1007)); // ends mid-character
+        assert_eq!(check(masked(true, 2, b"\xff\xfe")), None); // binary: anything
+        assert_eq!(check(masked(true, 8, b"\x03")), Some(1002)); // 1-byte close payload
+        assert_eq!(check(masked(true, 8, b"\x03\xe8\xff")), Some(1007)); // reason not UTF-8
+        assert_eq!(check(masked(true, 8, b"\x03\xe8bye")), None);
+        assert_eq!(check(masked(true, 8, b"")), None);
+    }
+
+    #[test]
+    fn server_frames_are_followed_to_their_ends() {
+        // unmasked server frames: 5-byte text, 300-byte binary (16-bit length), an empty ping
+        let mut bytes = vec![0x81, 5];
+        bytes.extend_from_slice(b"hello");
+        bytes.extend([0x82, 126, 0x01, 0x2c]);
+        bytes.extend(std::iter::repeat_n(0u8, 300));
+        bytes.extend([0x89, 0]);
+        let mut b = FrameBounds::default();
+        let mut ends = Vec::new();
+        for (i, byte) in bytes.iter().enumerate() {
+            b.feed(std::slice::from_ref(byte));
+            if b.to_boundary() == 0 {
+                ends.push(i + 1);
+            }
+        }
+        // between frames after byte 7, after 7 + 4 + 300 = 311, and after 313
+        assert_eq!(ends, [7, 311, 313]);
     }
 
     #[test]

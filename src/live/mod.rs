@@ -16,7 +16,7 @@ pub mod guard;
 mod run;
 mod serve;
 
-pub use serve::{serve, ServeOptions, Served};
+pub use serve::{serve, ServeOptions, Served, SERVE_HISTORY, SERVE_MAX_EVENTS_PER_S};
 pub(crate) use serve::{SERVING, STOP};
 
 pub use run::{fit_open_files, real_scenario, run, RealError, MAX_LOAD_CLIENTS};

@@ -28,6 +28,19 @@ pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 /// Whether `serve` is running (Ctrl-C then asks it to stop instead of exiting).
 pub(crate) static SERVING: AtomicBool = AtomicBool::new(false);
 
+/// After Ctrl-C, how long the servers go on answering (an `EventSource` reconnecting after
+/// the usual 3 s is told `204`, which stops it) …
+const SHUTDOWN_ANSWER_MS: u64 = 3_500;
+/// … and the most a shutdown waits for connections to close.
+const SHUTDOWN_MAX_MS: u64 = 5_000;
+
+/// Events a server keeps per client at most (nobody reads most clients' mailboxes: only the
+/// pages that are open).
+pub const SERVE_HISTORY: usize = 100;
+
+/// The most events per second `serve` publishes (all clients): beyond, one core cannot keep up.
+pub const SERVE_MAX_EVENTS_PER_S: f64 = 5_000.0;
+
 /// How `serve` runs.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -41,6 +54,9 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Stop when this is set (besides Ctrl-C under the command line).
     pub stop: Option<std::sync::Arc<AtomicBool>>,
+    /// Host names the front door answers to besides loopback names and IP addresses (a
+    /// request naming any other host is refused: DNS rebinding).
+    pub names: Vec<String>,
 }
 
 /// What a `serve` did, when it stopped.
@@ -84,7 +100,7 @@ pub fn serve(
             server: addr,
             latency: None,
         }));
-        let made = crate::sim::parts(&s, *st, world);
+        let made = crate::sim::parts_bounded(&s, *st, world, Some(SERVE_HISTORY));
         let interval_s = s
             .strategy_table(st.id())
             .get("interval_s")
@@ -106,6 +122,8 @@ pub fn serve(
         s.clients.count as usize,
         s.events.types.clone(),
         s.name.clone(),
+        opts.bind,
+        opts.names.clone(),
     );
     if opts.stop.is_none() {
         // the command line's server: Ctrl-C stops it gracefully
@@ -146,8 +164,9 @@ pub fn serve(
                 break;
             }
         }
-        // graceful shutdown: no new connections; each server closes as at a run's end
-        acceptor.abort();
+        // graceful shutdown: each server closes as at a run's end, and goes on answering for
+        // a while: an EventSource that reconnects after its 3 s retry time is told `204`
+        // (stop) instead of finding nobody there and retrying for ever
         log::line(format_args!(
             "shutting down: answering polls, ending streams, closing WebSockets (1001)"
         ));
@@ -162,10 +181,12 @@ pub fn serve(
                 .iter()
                 .map(|m| m.rec.borrow().open_connection_count())
                 .sum();
-            if open == 0 || crate::metrics::now_ms() >= since + 3_000 {
+            let now = crate::metrics::now_ms();
+            if (open == 0 && now >= since + SHUTDOWN_ANSWER_MS) || now >= since + SHUTDOWN_MAX_MS {
                 break;
             }
         }
+        acceptor.abort();
         front.close_all();
         // let aborted tasks drop their sockets
         tokio::time::sleep(Duration::from_millis(20)).await;

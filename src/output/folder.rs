@@ -47,6 +47,28 @@ pub(crate) fn interrupted(code: i32, message: &str) -> ! {
     std::process::exit(code);
 }
 
+/// A temporary folder the interrupt handler removes (a `tempfile::TempDir` a long command
+/// works in, say); the guard forgets it when dropped.
+pub(crate) struct Registered(PathBuf);
+
+/// Register `dir` for removal on an interrupt until the returned guard is dropped.
+pub(crate) fn remove_on_interrupt(dir: &Path) -> Registered {
+    PENDING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(dir.to_path_buf());
+    Registered(dir.to_path_buf())
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p != &self.0);
+    }
+}
+
 /// A temporary folder being filled, to be swapped in for the real one.
 pub(crate) struct Stage {
     tmp: PathBuf,

@@ -7,3 +7,7 @@ pub mod folder;
 pub mod palette;
 pub(crate) mod read;
 pub mod table;
+
+/// The tag a real run's conditions line (and so every chart title) carries (`realtime-lab
+/// load`): its charts' time axes say real time.
+pub const WORLD_TAG: &str = "world = real";

@@ -124,13 +124,12 @@ fn include_calibration(table: &mut toml::Table, source: &Source<'_>) -> Result<(
             }
         }
     }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{at}: cannot read {}: {e}", path.display()))?;
+    let shown = escape(&path.display().to_string());
+    let text = read_calibration(&path).map_err(|e| format!("{at}: {shown}: {e}"))?;
     let included: toml::Table = toml::from_str(&text).map_err(|e| {
         format!(
-            "{at}: {} is not valid TOML: {}",
-            path.display(),
-            e.to_string().trim_end()
+            "{at}: {shown} is not valid TOML: {}",
+            escape(e.to_string().trim_end())
         )
     })?;
     for (key, v) in included {
@@ -145,11 +144,11 @@ fn include_calibration(table: &mut toml::Table, source: &Source<'_>) -> Result<(
         for (name, t) in tables {
             let (true, Some(t)) = (name == "cost" || name == "memory", t.as_table()) else {
                 return Err(format!(
-                    "{at}: {} may hold only [server.cost] and [server.memory], not `server.{}`",
-                    path.display(),
+                    "{at}: {shown} may hold only [server.cost] and [server.memory], not `server.{}`",
                     escape(name)
                 ));
             };
+            check_calibration(name, t).map_err(|e| format!("{at}: {shown}: {e}"))?;
             let own = server
                 .entry(name.clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -158,6 +157,61 @@ fn include_calibration(table: &mut toml::Table, source: &Source<'_>) -> Result<(
                     own.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// A calibration file's text: a regular file of at most 64 KiB of UTF-8 (what `calibrate`
+/// writes is under 2 KiB; a FIFO or a device would never end).
+fn read_calibration(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    const MAX: u64 = 64 * 1024;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file; give the file `realtime-lab calibrate` wrote".into());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX {
+        return Err(format!(
+            "larger than {} KiB; a calibration table is a few lines",
+            MAX / 1024
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+}
+
+/// The keys and values of an included `[server.cost]` or `[server.memory]` table: known keys,
+/// numbers of the right type, finite and not negative.
+fn check_calibration(name: &str, t: &toml::Table) -> Result<(), String> {
+    let value = toml::Value::Table(t.clone());
+    let typed = if name == "cost" {
+        serde_path_to_error::deserialize::<_, Costs>(value).map(|_| ())
+    } else {
+        serde_path_to_error::deserialize::<_, MemoryCosts>(value).map(|_| ())
+    };
+    typed.map_err(|e| {
+        format!(
+            "`server.{name}.{}`: {}",
+            escape(&e.path().to_string()),
+            escape(&e.inner().to_string())
+        )
+    })?;
+    for (k, v) in t {
+        if let Some(x) = v.as_float() {
+            if !x.is_finite() || x < 0.0 {
+                return Err(format!(
+                    "`server.{name}.{}` = {x}: give a finite number, 0 or more",
+                    escape(k)
+                ));
+            }
+        }
+        if v.as_integer().is_some_and(|i| i < 0) {
+            return Err(format!("`server.{name}.{}`: give 0 or more", escape(k)));
         }
     }
     Ok(())

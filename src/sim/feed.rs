@@ -44,6 +44,8 @@ pub struct Feed {
 struct Inner {
     boxes: RefCell<Vec<VecDeque<Event>>>,
     generation: RefCell<Vec<u64>>,
+    /// The newest event id given to any mailbox.
+    newest: std::cell::Cell<u64>,
     notify: Vec<Notify>,
     history: Option<usize>,
     payload_len: usize,
@@ -58,6 +60,7 @@ impl Feed {
             inner: Rc::new(Inner {
                 boxes: RefCell::new(vec![VecDeque::new(); clients]),
                 generation: RefCell::new(vec![0; clients]),
+                newest: std::cell::Cell::new(0),
                 notify: (0..clients).map(|_| Notify::new()).collect(),
                 history,
                 payload_len: scenario.events.payload_bytes as usize,
@@ -73,6 +76,7 @@ impl Feed {
     }
 
     fn push(&self, client: usize, event: Event) {
+        self.inner.newest.set(self.inner.newest.get().max(event.id));
         let mut boxes = self.inner.boxes.borrow_mut();
         let queue = &mut boxes[client];
         let mut stored = 1;
@@ -186,6 +190,12 @@ impl Feed {
     /// Wait until an event is pushed for `client` (may also return early: check [`Feed::pending`]).
     pub async fn changed(&self, client: usize) {
         self.inner.notify[client].notified().await
+    }
+
+    /// The newest event id created so far (0 before the first): an id a client claims to have
+    /// seen beyond it is not one this server gave.
+    pub fn newest_id(&self) -> u64 {
+        self.inner.newest.get()
     }
 
     /// The payload bytes of `event`, exactly `payload_bytes` long; counted as payload sent.

@@ -143,6 +143,17 @@ pub(crate) struct Parts {
 
 /// Build the parts of a run of `strategy` under `scenario` in `world`.
 pub(crate) fn parts(scenario: &Scenario, strategy: &dyn Strategy, world: net::World) -> Parts {
+    parts_bounded(scenario, strategy, world, None)
+}
+
+/// [`parts`] whose mailboxes keep at most `history` events per client, if the strategy keeps
+/// more (a server nobody reads most mailboxes of: `serve`).
+pub(crate) fn parts_bounded(
+    scenario: &Scenario,
+    strategy: &dyn Strategy,
+    world: net::World,
+    history: Option<usize>,
+) -> Parts {
     let settings = Rc::new(Settings::new(
         strategy.id(),
         scenario.strategy_table(strategy.id()),
@@ -203,7 +214,14 @@ pub(crate) fn parts(scenario: &Scenario, strategy: &dyn Strategy, world: net::Wo
         world,
     });
     let server_ctx = ServerCtx {
-        feed: Feed::new(scenario, strategy.history(&settings), rec.clone()),
+        feed: Feed::new(
+            scenario,
+            match (strategy.history(&settings), history) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            rec.clone(),
+        ),
         rec: rec.clone(),
         run: run.clone(),
     };

@@ -236,6 +236,8 @@ async fn open_stream(ctx: ServerCtx, s: SseSettings, req: Request<Incoming>) -> 
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+        // an id this server never gave (from the future, or another server's): start afresh
+        .filter(|&id| id <= ctx.feed().newest_id())
         .unwrap_or(0);
     ctx.feed().ack(client, last); // the client has everything up to its Last-Event-ID
     let (tx, rx) = mpsc::unbounded_channel();

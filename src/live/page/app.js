@@ -24,6 +24,8 @@ class Panel {
     this.lastId = '';
     this.after = 0;
     this.seen = new Set();
+    this.backlog = 0; // events created before this page first connected
+    this.since = null; // the server's clock when it did
     this.paused = false;
     this.generation = 0;
     this.history = Array.from({ length: SECONDS }, () => ({ events: 0, requests: 0 }));
@@ -62,6 +64,7 @@ class Panel {
   }
 
   start() {
+    if (this.since === null) this.since = performance.now() - offsetMs;
     const g = ++this.generation;
     switch (this.s.id) {
       case 'short-polling': return this.poll(g, false);
@@ -109,9 +112,14 @@ class Panel {
       this.seen.add(p.id);
       this.events++;
       this.history[SECONDS - 1].events++;
-      const latency = performance.now() - (offsetMs + p.t);
-      this.lastLatency = Math.max(0, latency);
-      this.latencySum += this.lastLatency;
+      if (p.t < this.since) {
+        // waiting in the server's mailbox before this page existed: not a delivery latency
+        this.backlog++;
+      } else {
+        const latency = performance.now() - (offsetMs + p.t);
+        this.lastLatency = Math.max(0, latency);
+        this.latencySum += this.lastLatency;
+      }
     }
     this.update();
     return p.id;
@@ -119,13 +127,15 @@ class Panel {
 
   update() {
     const d = this.el.dataset;
-    const mean = this.events ? this.latencySum / this.events : null;
+    const timed = this.events - this.backlog;
+    const mean = timed > 0 ? this.latencySum / timed : null;
     d.eventsReceived = String(this.events);
     d.requests = String(this.requests);
     d.latencyMs = mean === null ? '' : mean.toFixed(1);
     d.bytes = String(Math.round(this.bytes));
     d.duplicates = String(this.duplicates);
     d.lastEventId = this.lastId;
+    d.backlog = String(this.backlog);
     $('.events', this.el).textContent = this.events + (this.duplicates ? ` (+${this.duplicates} dup)` : '');
     $('.requests', this.el).textContent = String(this.requests);
     $('.latency', this.el).textContent = mean === null ? '–' : `${fmt(mean)} · ${fmt(this.lastLatency)}`;

@@ -339,8 +339,15 @@ pub fn time_range(data: &ChartData) -> (f64, f64) {
     })
 }
 
-/// The x-axis description of the time panels.
-pub const TIME_AXIS: &str = "simulated time (the measured window)";
+/// The x-axis description of the time panels: simulated time, or real time for a real run
+/// (its conditions line carries [`crate::output::WORLD_TAG`]).
+pub fn time_axis(data: &ChartData) -> &'static str {
+    if data.conditions.contains(crate::output::WORLD_TAG) {
+        "real time (the measured window)"
+    } else {
+        "simulated time (the measured window)"
+    }
+}
 
 /// A line panel over simulated time, one line per strategy.
 pub fn time_panel<'a, 'b, DB: DrawingBackend>(
@@ -373,7 +380,7 @@ pub fn time_panel_to<'a, 'b, DB: DrawingBackend>(
     let min_top = if y_max > 0.0 && y_max < 1.0 { 0.0 } else { 1.0 };
     let y = y_range(y_max, min_top);
     let mut chart = frame(area, caption, from..to, y.clone())?;
-    mesh(&mut chart, TIME_AXIS, y_desc, &fmt_seconds, y_fmt)?;
+    mesh(&mut chart, time_axis(data), y_desc, &fmt_seconds, y_fmt)?;
     for (i, (id, pts)) in lines.iter().enumerate() {
         series(&mut chart, pts.clone(), data.looks.get(id, i), 3)?;
     }

@@ -156,7 +156,7 @@ pub fn connections<DB: DrawingBackend>(
     let mut chart = draw::frame(area, caption, from..to, y.clone())?;
     draw::mesh(
         &mut chart,
-        draw::TIME_AXIS,
+        draw::time_axis(data),
         "connections",
         &draw::fmt_seconds,
         &draw::fmt_count,

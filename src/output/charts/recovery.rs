@@ -119,7 +119,7 @@ fn shaded_panel<DB: DrawingBackend>(
     }
     draw::mesh(
         &mut chart,
-        draw::TIME_AXIS,
+        draw::time_axis(data),
         y_desc,
         &draw::fmt_seconds,
         &draw::fmt_count,
