@@ -12,9 +12,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 start=$(date +%s)
 command -v chromium >/dev/null || { echo "chromium not found: apt-get install chromium" >&2; exit 2; }
-(cd "$root" && cargo build --release --quiet)
+# BROWSER_PROFILE=dev reuses the debug build `cargo test` made (CI); default: release
+profile="${BROWSER_PROFILE:-release}"
+if [ "$profile" = dev ]; then
+  (cd "$root" && cargo build --quiet)
+  bin="$root/target/debug/realtime-lab"
+else
+  (cd "$root" && cargo build --release --quiet)
+  bin="$root/target/release/realtime-lab"
+fi
 if [ ! -d "$here/node_modules/playwright-core" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --silent)
 fi
-BIN="$root/target/release/realtime-lab" SHOT="${SHOT:-$root/docs/live-page.png}" node "$here/test.mjs"
+BIN="$bin" SHOT="${SHOT:-$root/docs/live-page.png}" node "$here/test.mjs"
 echo "browser test passed in $(( $(date +%s) - start )) s"
