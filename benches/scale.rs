@@ -6,6 +6,15 @@
 //! cargo bench --bench scale -- --clients 1000,10000,100000 --duration 60 --strategy websocket
 //! ```
 //!
+//! `--baseline` instead runs the naive turmoil program (`benches/common/baseline_impl.rs`) and
+//! realtime-lab on its workload — 10 pool hosts, latency 0–100 ms, 1 event per client per
+//! second, short polling every 1 s after the response, WebSocket pushes — alternating, twice
+//! each, and reports the ratio of wall times (realtime-lab ÷ baseline):
+//!
+//! ```text
+//! cargo bench --bench scale -- --baseline --clients 10000 --duration 60
+//! ```
+//!
 //! Each point runs in a fresh child process (this binary, re-executed), so its peak resident
 //! memory (`VmHWM`) is its own. Events: 1 per client per 5 s, 50 ms latency, minimal heads;
 //! every client reachable by server-callback (`nat_fraction = 0`), so it does the same work.
@@ -14,6 +23,78 @@
 
 use std::process::Command;
 use std::time::Instant;
+
+#[path = "common/baseline_impl.rs"]
+#[allow(dead_code)]
+mod baseline_impl;
+
+/// The baseline program's workload, as a realtime-lab scenario.
+fn baseline_scenario(clients: u64, duration: u64, strategy: &str) -> String {
+    format!(
+        "name = \"bench\"\nseed = 1\nduration_s = {duration}\nwarmup_s = 5\nstrategies = [\"{strategy}\"]\n\
+         [clients]\ncount = {clients}\nconnect_over_s = 5\n\
+         [events]\nrate_per_client_per_s = 1\npayload_bytes = 100\n\
+         [network]\nlatency_ms = {{ min = 0, max = 100 }}\n[simulation]\npool_hosts = 10\n\
+         [short-polling]\ninterval_s = 1.0\ntimer = \"after-response\"\n"
+    )
+}
+
+/// One run in a child process: `(wall s, peak RSS KB, events)`.
+fn measure(args: &[String]) -> Option<(f64, f64, f64)> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .output()
+        .ok()?;
+    let f: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (f.len() >= 3).then(|| (f[0], f[1], f[2]))
+}
+
+fn baseline_table(clients: u64, duration: u64) {
+    println!("| strategy | program | run | wall s | peak RSS MB | µs per event |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for strategy in ["short-polling", "websocket"] {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for run in 1..=2 {
+            for program in ["baseline", "realtime-lab"] {
+                let kind = if program == "baseline" {
+                    "--baseline-child"
+                } else {
+                    "--child-workload"
+                };
+                let args: Vec<String> = vec![
+                    kind.into(),
+                    clients.to_string(),
+                    duration.to_string(),
+                    strategy.into(),
+                ];
+                let Some((wall, rss, events)) = measure(&args) else {
+                    println!("| {strategy} | {program} | {run} | failed | | |");
+                    continue;
+                };
+                println!(
+                    "| {strategy} | {program} | {run} | {wall:.1} | {:.0} | {:.1} |",
+                    rss / 1024.0,
+                    wall * 1e6 / events.max(1.0)
+                );
+                if program == "baseline" {
+                    theirs.push(wall)
+                } else {
+                    ours.push(wall)
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        println!(
+            "\n{strategy}: realtime-lab ÷ baseline = {:.2} (means of {} and {} runs)\n",
+            mean(&ours) / mean(&theirs),
+            ours.len(),
+            theirs.len()
+        );
+    }
+}
 
 fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
     format!(
@@ -24,8 +105,12 @@ fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
     )
 }
 
-fn child(clients: u64, duration: u64, strategy: &str) {
-    let text = scenario(clients, duration, strategy);
+fn child(clients: u64, duration: u64, strategy: &str, workload: bool) {
+    let text = if workload {
+        baseline_scenario(clients, duration, strategy)
+    } else {
+        scenario(clients, duration, strategy)
+    };
     let lab = realtime_lab::Lab::builtin();
     let s = lab
         .parse(&realtime_lab::Source {
@@ -53,10 +138,18 @@ fn child(clients: u64, duration: u64, strategy: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--child") {
+    for (flag, workload) in [("--child", false), ("--child-workload", true)] {
+        if let Some(i) = args.iter().position(|a| a == flag) {
+            let clients = args[i + 1].parse().unwrap();
+            let duration = args[i + 2].parse().unwrap();
+            child(clients, duration, &args[i + 3], workload);
+            return;
+        }
+    }
+    if let Some(i) = args.iter().position(|a| a == "--baseline-child") {
         let clients = args[i + 1].parse().unwrap();
         let duration = args[i + 2].parse().unwrap();
-        child(clients, duration, &args[i + 3]);
+        baseline_impl::run(args[i + 3] == "websocket", clients, duration);
         return;
     }
     let get = |flag: &str, default: &str| {
@@ -70,6 +163,10 @@ fn main() {
         .map(|c| c.parse().expect("clients"))
         .collect();
     let duration: u64 = get("--duration", "60").parse().expect("duration");
+    if args.iter().any(|a| a == "--baseline") {
+        baseline_table(*clients.first().unwrap_or(&10_000), duration);
+        return;
+    }
     let strategies: Vec<String> = match get("--strategy", "all").as_str() {
         "all" => realtime_lab::Lab::builtin()
             .ids()
