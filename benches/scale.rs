@@ -121,15 +121,7 @@ fn child(clients: u64, duration: u64, strategy: &str, workload: bool) {
     let started = Instant::now();
     let r = lab.run(&s, strategy).expect("run");
     let wall = started.elapsed().as_secs_f64();
-    let hwm_kb: u64 = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|st| {
-            st.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0);
+    let hwm_kb = baseline_impl::peak_rss_kb();
     println!(
         "{wall} {hwm_kb} {} {}",
         r.summary.events_generated, r.simulated_ms

@@ -237,6 +237,18 @@ async fn ws_client(id: usize, start: Duration) -> turmoil::Result {
     Ok(())
 }
 
+/// This process's peak resident memory (`VmHWM`), KB (0 where /proc is missing).
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
 /// Run the naive program: `websocket` or short polling, `n` clients, `secs` simulated seconds;
 /// prints `wall_s peak_rss_kb events bytes`.
 pub fn run(websocket: bool, n: usize, secs: u64) {
@@ -281,14 +293,7 @@ pub fn run(websocket: bool, n: usize, secs: u64) {
     let started = Instant::now();
     sim.run().expect("the baseline simulation runs");
     let wall = started.elapsed().as_secs_f64();
-    let hwm_kb: u64 = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|st| {
-            st.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0);
+    let hwm_kb = peak_rss_kb();
     println!(
         "{wall} {hwm_kb} {} {}",
         EVENTS.load(Ordering::Relaxed),

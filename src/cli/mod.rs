@@ -474,21 +474,7 @@ fn run(lab: &Lab, args: RunArgs) -> Result<(), Failure> {
             eprintln!("warning: {w}");
         }
     }
-    for (i, id) in args.strategies.iter().enumerate() {
-        if args.strategies[..i].contains(id) {
-            return Err(Failure::Input(anyhow::anyhow!(
-                "--strategy {}: given twice",
-                crate::scenario::shown(id)
-            )));
-        }
-        if lab.find(id).is_none() {
-            return Err(Failure::Input(anyhow::anyhow!(
-                "--strategy {}: unknown strategy; known strategies: {}",
-                crate::scenario::escape(id),
-                lab.ids().join(", ")
-            )));
-        }
-    }
+    check_strategy_args(lab, &args.strategies)?;
     for (i, s) in loaded.iter().enumerate() {
         if loaded[..i].iter().any(|o| o.name == s.name) {
             return Err(Failure::Input(anyhow::anyhow!(

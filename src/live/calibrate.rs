@@ -115,15 +115,7 @@ impl ServerProcess {
 
     /// Resident bytes of the server process.
     fn rss(&self) -> anyhow::Result<u64> {
-        let pid = self.child.id();
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .context("reading /proc/PID/status (calibrate needs Linux)")?;
-        let kb: u64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS in /proc/PID/status")?;
-        Ok(kb * 1024)
+        rss_of(self.child.id())
     }
 
     /// Stop it; what its server counted: `(requests, events generated)`.
@@ -145,6 +137,18 @@ impl ServerProcess {
             _ => bail!("the calibration server reported {out:?}"),
         }
     }
+}
+
+/// Resident bytes of process `pid` (`VmRSS`).
+fn rss_of(pid: u32) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading /proc/PID/status (calibrate needs Linux)")?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/PID/status")?;
+    Ok(kb * 1024)
 }
 
 /// The child's side: serve `strategy` under the scenario in `file` on a free loopback port,
@@ -253,14 +257,8 @@ impl Phase<'_> {
         let (m, pid) = (measured.clone(), server.child.id());
         let probe = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(2_500));
-            if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                if let Some(kb) = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                {
-                    *m.lock().expect("no panic while held") = kb * 1024;
-                }
+            if let Ok(bytes) = rss_of(pid) {
+                *m.lock().expect("no panic while held") = bytes;
             }
         });
         super::run::run_clients(&real, st, addr)?;
