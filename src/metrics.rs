@@ -424,8 +424,14 @@ impl Recorder {
 
     /// Events kept for clients at the server: `+n` stored, `-n` forgotten.
     pub(crate) fn stored_events(&mut self, delta: i64) {
+        self.stored_events_at(now_ms(), delta);
+    }
+
+    /// [`Recorder::stored_events`] at `t`, the time now, which the caller has already read.
+    pub(crate) fn stored_events_at(&mut self, t: u64, delta: i64) {
         self.server.stored(delta);
-        self.memory_changed();
+        let bytes = self.server.memory_bytes(self.open_connections, self.parked);
+        self.server.memory_at(t, bytes);
     }
 
     /// Callback registry entries: `+1` registered, `-1` forgotten.
@@ -475,9 +481,8 @@ impl Recorder {
         }
     }
 
-    /// `n` application bytes were written in `dir` (counted once, by the sender).
-    pub fn bytes_sent(&mut self, dir: Direction, n: usize) {
-        let t = now_ms();
+    /// `n` application bytes were written in `dir` at `t` (counted once, by the sender).
+    pub(crate) fn bytes_sent_at(&mut self, t: u64, dir: Direction, n: usize) {
         let n = n as u64;
         let in_window = self.in_window(t);
         let row = self.second(t);

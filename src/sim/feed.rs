@@ -75,7 +75,8 @@ impl Feed {
         self.inner.notify.len()
     }
 
-    fn push(&self, client: usize, event: Event) {
+    /// Put `event` in `client`'s mailbox at `now` (the time now, read by the publisher).
+    fn push(&self, now: u64, client: usize, event: Event) {
         self.inner.newest.set(self.inner.newest.get().max(event.id));
         let mut boxes = self.inner.boxes.borrow_mut();
         let queue = &mut boxes[client];
@@ -88,7 +89,7 @@ impl Feed {
         queue.push_back(event);
         drop(boxes);
         if stored > 0 {
-            self.inner.rec.borrow_mut().stored_events(stored);
+            self.inner.rec.borrow_mut().stored_events_at(now, stored);
         }
         self.inner.notify[client].notify_one();
     }
@@ -273,8 +274,11 @@ pub(crate) async fn publish(
             break;
         }
         let now = now_ms();
+        // the time the event is created: now, or after the sleep
+        let mut created = now;
         if at_ms > now {
             tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
+            created = now_ms();
         }
         let mut st = state.borrow_mut();
         st.next = None;
@@ -287,7 +291,7 @@ pub(crate) async fn publish(
             created_ms: if faults.is_some() && at_ms < now {
                 at_ms
             } else {
-                now_ms()
+                created
             },
             kind: if types > 1 {
                 st.rng.random_range(0..types) as u16
@@ -307,7 +311,7 @@ pub(crate) async fn publish(
                 r.trace_event(Some(client), id, feed.type_name(&event), event.created_ms);
                 drop(r);
                 if stored {
-                    feed.push(client, event);
+                    feed.push(created, client, event);
                 }
             }
             Fanout::All => {
@@ -318,7 +322,7 @@ pub(crate) async fn publish(
                 drop(r);
                 if stored {
                     for client in 0..clients {
-                        feed.push(client, event);
+                        feed.push(created, client, event);
                     }
                 }
             }

@@ -494,7 +494,7 @@ impl Metered {
         let t = now_ms();
         let rec = self.rec.clone();
         let mut rec = rec.borrow_mut();
-        rec.bytes_sent(self.sends, bytes.len());
+        rec.bytes_sent_at(t, self.sends, bytes.len());
         if self.sends == Direction::Down {
             rec.server.bytes(t, bytes.len() as u64);
         }

@@ -280,6 +280,13 @@ async fn pump(
     if tx.send(encode_retry(s.retry_ms).into()).is_err() {
         return;
     }
+    // the feed's wake-up lives as long as the pump: a wake-up does not build and register
+    // it again. (`closing` is built anew on purpose: the order in which streams register
+    // for it is the order in which they close, and the closing phase's bytes depend on it.)
+    let changed = feed.changed(client);
+    tokio::pin!(changed);
+    let ended = sleep_until_opt(end);
+    tokio::pin!(ended);
     loop {
         if !feed.is_current(client, generation) {
             feed.pass_on(client);
@@ -299,8 +306,8 @@ async fn pump(
         tokio::select! {
             biased;
             _ = ctx.closing() => return,
-            _ = sleep_until_opt(end) => return,
-            _ = feed.changed(client) => {}
+            _ = &mut ended => return,
+            _ = &mut changed => changed.set(feed.changed(client)),
             _ = beats.tick() => {
                 ctx.work(Work::SseRecord).await;
                 if tx.send(encode_comment("").into()).is_err() {

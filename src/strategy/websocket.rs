@@ -50,7 +50,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::http::Upstream;
@@ -107,10 +107,16 @@ fn default_pong_timeout() -> f64 {
     20.0
 }
 
-/// Small per-connection buffers: tungstenite's default 128 KiB read buffer is zeroed on every
-/// read and cost ~7× the memory at 10,000 clients (measured; `docs/sources.md`, "Measured costs").
+/// Small per-connection read buffers. tungstenite zeroes up to `read_buffer_size` bytes of its
+/// buffer before every read attempt, including the ones that find nothing (the server's
+/// session polls its socket at every event it sends): the default 128 KiB cost ~7× the memory
+/// at 10,000 clients, and 4 KiB still spent a quarter of a WebSocket run in `memset`
+/// (measured; `docs/sources.md`, "Measured costs"). A larger frame is read in several chunks
+/// within the same tick, so what is read, and when, does not change.
+const READ_CHUNK: usize = 512;
+
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096)
+    WebSocketConfig::default().read_buffer_size(READ_CHUNK)
 }
 
 impl Strategy for WebSocket {
@@ -296,6 +302,11 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
         ms(s.ping_interval_s),
     );
     let mut unanswered_since: Option<Instant> = None;
+    // the feed's wake-up lives as long as the session: a wake-up does not build and register
+    // it again. (`closing` is built anew on purpose: the order in which streams register
+    // for it is the order in which they close, and the closing phase's bytes depend on it.)
+    let changed = feed.changed(client);
+    tokio::pin!(changed);
     loop {
         if !feed.is_current(client, generation) {
             feed.pass_on(client);
@@ -312,7 +323,10 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
                 let msg = if s.binary {
                     Message::binary(p)
                 } else {
-                    Message::text(String::from_utf8_lossy(&p).into_owned())
+                    // valid UTF-8 (always, for these payloads): the frame shares its bytes
+                    let text = Utf8Bytes::try_from(p.clone())
+                        .unwrap_or_else(|_| String::from_utf8_lossy(&p).into_owned().into());
+                    Message::Text(text)
                 };
                 ctx.work(Work::Frame).await; // the frame leaves when a core has written it
                 if ws.feed(msg).await.is_err() {
@@ -349,7 +363,7 @@ async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
                 Some(Ok(_)) => {}
                 None | Some(Err(_)) => return,
             },
-            _ = feed.changed(client) => {}
+            _ = &mut changed => changed.set(feed.changed(client)),
             _ = pings.tick() => {
                 ctx.work(Work::Ping).await;
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
@@ -422,7 +436,9 @@ async fn client(ctx: ClientCtx, s: WebSocketSettings) -> io::Result<()> {
             tokio::select! {
                 biased;
                 msg = ws.next() => {
-                    heard = Instant::now();
+                    if timeout.is_some() {
+                        heard = Instant::now();
+                    }
                     match msg {
                         Some(Ok(Message::Text(t))) => { last_id = Some(ctx.deliver(t.as_bytes())?); }
                         Some(Ok(Message::Binary(b))) => { last_id = Some(ctx.deliver(&b)?); }
