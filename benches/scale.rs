@@ -15,6 +15,15 @@
 //! cargo bench --bench scale -- --baseline --clients 10000 --duration 60
 //! ```
 //!
+//! `--idle` measures memory per idle client instead: N WebSocket clients connected and sent
+//! nothing for `--duration` seconds (one event per 1,000 s across all of them), peak resident
+//! memory at each client count, and the memory per client between consecutive counts (the
+//! process's fixed memory cancels out):
+//!
+//! ```text
+//! cargo bench --bench scale -- --idle --clients 10000,100000 --duration 60
+//! ```
+//!
 //! Each point runs in a fresh child process (this binary, re-executed), so its peak resident
 //! memory (`VmHWM`) is its own. Events: 1 per client per 5 s, 50 ms latency, minimal heads;
 //! every client reachable by server-callback (`nat_fraction = 0`), so it does the same work.
@@ -96,6 +105,40 @@ fn baseline_table(clients: u64, duration: u64) {
     }
 }
 
+fn idle_table(clients: &[u64], duration: u64) {
+    println!(
+        "tungstenite's `WebSocketStream` over a turmoil stream: {} bytes, plus its read buffer \
+         (512 bytes here) at each end\n",
+        std::mem::size_of::<tokio_tungstenite::WebSocketStream<turmoil::net::TcpStream>>()
+    );
+    println!(
+        "| idle WebSocket clients | wall s | peak RSS MB | KB per client since the previous row |"
+    );
+    println!("|---:|---:|---:|---:|");
+    let mut previous: Option<(u64, f64)> = None;
+    for &n in clients {
+        let args = vec![
+            "--child-idle".to_string(),
+            n.to_string(),
+            duration.to_string(),
+            "websocket".to_string(),
+        ];
+        let Some((wall, rss_kb, _)) = measure(&args) else {
+            println!("| {n} | failed | | |");
+            continue;
+        };
+        let per_client = previous
+            .filter(|&(m, _)| n > m)
+            .map(|(m, kb)| format!("{:.2}", (rss_kb - kb) / (n - m) as f64))
+            .unwrap_or_default();
+        println!(
+            "| {n} | {wall:.1} | {:.0} | {per_client} |",
+            rss_kb / 1024.0
+        );
+        previous = Some((n, rss_kb));
+    }
+}
+
 fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
     format!(
         "name = \"bench\"\nseed = 1\nduration_s = {duration}\nwarmup_s = 5\nstrategies = [\"{strategy}\"]\n\
@@ -105,11 +148,31 @@ fn scenario(clients: u64, duration: u64, strategy: &str) -> String {
     )
 }
 
-fn child(clients: u64, duration: u64, strategy: &str, workload: bool) {
-    let text = if workload {
-        baseline_scenario(clients, duration, strategy)
-    } else {
-        scenario(clients, duration, strategy)
+/// Idle clients: connected, and (nearly) nothing to send them.
+fn idle_scenario(clients: u64, duration: u64, strategy: &str) -> String {
+    format!(
+        "name = \"bench\"\nseed = 1\nduration_s = {duration}\nwarmup_s = 5\nstrategies = [\"{strategy}\"]\n\
+         [clients]\ncount = {clients}\nconnect_over_s = 5\n\
+         [events]\nrate_per_s = 0.001\n[network]\nlatency_ms = 50\n"
+    )
+}
+
+/// Which scenario a child runs.
+#[derive(Clone, Copy)]
+enum Workload {
+    /// `scenario`: the scale table's.
+    Scale,
+    /// `baseline_scenario`: the naive program's workload.
+    Baseline,
+    /// `idle_scenario`.
+    Idle,
+}
+
+fn child(clients: u64, duration: u64, strategy: &str, workload: Workload) {
+    let text = match workload {
+        Workload::Baseline => baseline_scenario(clients, duration, strategy),
+        Workload::Scale => scenario(clients, duration, strategy),
+        Workload::Idle => idle_scenario(clients, duration, strategy),
     };
     let lab = realtime_lab::Lab::builtin();
     let s = lab
@@ -130,7 +193,11 @@ fn child(clients: u64, duration: u64, strategy: &str, workload: bool) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    for (flag, workload) in [("--child", false), ("--child-workload", true)] {
+    for (flag, workload) in [
+        ("--child", Workload::Scale),
+        ("--child-workload", Workload::Baseline),
+        ("--child-idle", Workload::Idle),
+    ] {
         if let Some(i) = args.iter().position(|a| a == flag) {
             let clients = args[i + 1].parse().unwrap();
             let duration = args[i + 2].parse().unwrap();
@@ -157,6 +224,10 @@ fn main() {
     let duration: u64 = get("--duration", "60").parse().expect("duration");
     if args.iter().any(|a| a == "--baseline") {
         baseline_table(*clients.first().unwrap_or(&10_000), duration);
+        return;
+    }
+    if args.iter().any(|a| a == "--idle") {
+        idle_table(&clients, duration);
         return;
     }
     let strategies: Vec<String> = match get("--strategy", "all").as_str() {

@@ -62,8 +62,16 @@ pub fn decode(p: &[u8]) -> Option<(u64, &str, u64)> {
 /// than the search (the same answer; `needle` is ASCII, so both halves are `str`s).
 fn split_once<'a>(s: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
     let (hay, pin) = (s.as_bytes(), needle.as_bytes());
-    let at = (0..=hay.len().checked_sub(pin.len())?).find(|&i| hay[i..].starts_with(pin))?;
-    Some((&s[..at], &s[at + pin.len()..]))
+    let (&first, rest) = pin.split_first()?;
+    let mut from = 0;
+    loop {
+        // the next place the needle's first byte occurs, then the rest of it
+        let at = from + hay.get(from..)?.iter().position(|&b| b == first)?;
+        if hay[at + 1..].starts_with(rest) {
+            return Some((&s[..at], &s[at + pin.len()..]));
+        }
+        from = at + 1;
+    }
 }
 
 #[cfg(test)]

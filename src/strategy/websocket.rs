@@ -274,7 +274,9 @@ struct Hello {
 
 /// One client's connection on the server: push events, ping, read upstream frames, close.
 async fn session(ctx: ServerCtx, s: WebSocketSettings, stream: Metered) {
-    let Some((hello, mut ws)) = accept(&ctx, stream).await else {
+    // boxed: the handshake's state is large and needed once; the session's own future, which
+    // every connected client keeps for its whole life, stays small (memory per idle client)
+    let Some((hello, mut ws)) = Box::pin(accept(&ctx, stream)).await else {
         return;
     };
     let client = hello.client;
