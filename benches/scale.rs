@@ -107,8 +107,9 @@ fn baseline_table(clients: u64, duration: u64) {
 
 fn idle_table(clients: &[u64], duration: u64) {
     println!(
-        "tungstenite's `WebSocketStream` over a turmoil stream: {} bytes, plus its read buffer \
-         (512 bytes here) at each end\n",
+        "tungstenite's `WebSocketStream` over a turmoil stream: {} bytes at each end, plus its \
+         read buffers: the client keeps its 4 KiB handshake buffer, the server reads in \
+         512-byte chunks\n",
         std::mem::size_of::<tokio_tungstenite::WebSocketStream<turmoil::net::TcpStream>>()
     );
     println!(
