@@ -412,8 +412,13 @@ impl Recorder {
 
     /// The server's memory changed now.
     fn memory_changed(&mut self) {
+        self.memory_changed_at(now_ms());
+    }
+
+    /// [`Recorder::memory_changed`] at `t`, the time now, which the caller has already read.
+    fn memory_changed_at(&mut self, t: u64) {
         let bytes = self.server.memory_bytes(self.open_connections, self.parked);
-        self.server.memory_at(now_ms(), bytes);
+        self.server.memory_at(t, bytes);
     }
 
     /// Long-lived streams open at the server: `+1` opened, `-1` closed.
@@ -430,8 +435,7 @@ impl Recorder {
     /// [`Recorder::stored_events`] at `t`, the time now, which the caller has already read.
     pub(crate) fn stored_events_at(&mut self, t: u64, delta: i64) {
         self.server.stored(delta);
-        let bytes = self.server.memory_bytes(self.open_connections, self.parked);
-        self.server.memory_at(t, bytes);
+        self.memory_changed_at(t);
     }
 
     /// Callback registry entries: `+1` registered, `-1` forgotten.
